@@ -1,0 +1,111 @@
+"""Assertion helpers for test cells.
+
+Each raises ``AssertionError`` with a message written for a student: what was expected,
+what was found, and a hint. Test cells import them at test time
+(``from genlab.checks import check_close``) so a redefinition in student code does not
+change what a test checks.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import torch
+
+
+def _fail(what: str, expected: Any, found: Any, hint: str | None) -> None:
+    message = f"{what}\n  expected: {expected}\n  found:    {found}"
+    if hint:
+        message += f"\n  hint: {hint}"
+    raise AssertionError(message)
+
+
+def check_tensor(x: Any, name: str = "result") -> torch.Tensor:
+    """Assert ``x`` is a torch.Tensor (not a NumPy array, list or None) and return it."""
+    if not isinstance(x, torch.Tensor):
+        _fail(f"{name} should be a torch.Tensor", "torch.Tensor", type(x).__name__,
+              "return a tensor; did the function fall through without `return`?"
+              if x is None else "convert with torch.as_tensor(...) or keep the computation in torch")
+    return x
+
+
+def check_shape(x: Any, shape: Sequence[int], name: str = "result",
+                hint: str | None = None) -> None:
+    """Assert a tensor has exactly ``shape`` (use -1 for 'any size' in one dimension)."""
+    x = check_tensor(x, name)
+    ok = x.dim() == len(shape) and all(s == -1 or s == d for s, d in zip(shape, x.shape))
+    if not ok:
+        _fail(f"{name} has the wrong shape", tuple(shape), tuple(x.shape), hint)
+
+
+def check_dtype(x: Any, dtype: torch.dtype, name: str = "result", hint: str | None = None) -> None:
+    """Assert a tensor's dtype."""
+    x = check_tensor(x, name)
+    if x.dtype != dtype:
+        _fail(f"{name} has the wrong dtype", dtype, x.dtype, hint)
+
+
+def check_finite(x: Any, name: str = "result", hint: str | None = None) -> None:
+    """Assert every entry is finite (no NaN or inf)."""
+    x = check_tensor(x, name)
+    bad = (~torch.isfinite(x.detach())).sum().item()
+    if bad:
+        _fail(f"{name} contains NaN or inf", "all finite", f"{bad} non-finite entries",
+              hint or "look for a division by zero, log(0) or an exploding learning rate")
+
+
+def check_close(actual: Any, expected: Any, name: str = "result", *, atol: float = 1e-5,
+                rtol: float = 1e-4, hint: str | None = None) -> None:
+    """Assert two tensors (or numbers) agree elementwise within ``atol + rtol·|expected|``."""
+    exp = torch.as_tensor(expected, dtype=torch.float64)
+    if not isinstance(actual, (int, float)):
+        actual = check_tensor(actual, name)
+    act = torch.as_tensor(actual).detach().to(torch.float64).cpu()
+    exp = exp.cpu()
+    if act.shape != exp.shape:
+        _fail(f"{name} has the wrong shape", tuple(exp.shape), tuple(act.shape), hint)
+    err = (act - exp).abs()
+    tol = atol + rtol * exp.abs()
+    if not bool(torch.all(err <= tol)) or not bool(torch.isfinite(act).all()):
+        worst = int(torch.nan_to_num(err - tol, nan=math.inf).flatten().argmax())
+        _fail(f"{name} is not close to the expected value "
+              f"(largest error {err.flatten()[worst].item():.3g} at flat index {worst})",
+              _short(exp.flatten()[worst]), _short(act.flatten()[worst]), hint)
+
+
+def check_true(condition: bool, message: str, hint: str | None = None) -> None:
+    """Assert a condition with a student-facing explanation."""
+    if not condition:
+        raise AssertionError(message + (f"\n  hint: {hint}" if hint else ""))
+
+
+def check_metric(name: str, value: float, *, at_most: float | None = None,
+                 at_least: float | None = None, hint: str | None = None) -> None:
+    """Assert a quality metric passes a calibrated bar and print it either way.
+
+    The printed line ``[metric] name = value (bar …)`` is what calibration scripts read.
+    """
+    if (at_most is None) == (at_least is None):
+        raise ValueError("give exactly one of at_most= or at_least=")
+    value = float(value)
+    bar = f"<= {at_most:.4g}" if at_most is not None else f">= {at_least:.4g}"
+    print(f"[metric] {name} = {value:.6g} (bar {bar})")
+    passed = math.isfinite(value) and (value <= at_most if at_most is not None else value >= at_least)
+    if not passed:
+        _fail(f"{name} does not reach the bar", bar, f"{value:.4g}", hint)
+
+
+def check_raises(fn: Callable[[], Any], exc: type[BaseException], message: str) -> None:
+    """Assert that calling ``fn()`` raises ``exc``."""
+    try:
+        fn()
+    except exc:
+        return
+    except Exception as other:  # noqa: BLE001 - reported to the student
+        raise AssertionError(f"{message}\n  expected: {exc.__name__}\n  found:    "
+                             f"{type(other).__name__}: {other}") from None
+    raise AssertionError(f"{message}\n  expected: {exc.__name__}\n  found:    no exception")
+
+
+def _short(value: torch.Tensor) -> str:
+    return f"{value.item():.6g}" if value.numel() == 1 else str(value)
