@@ -1,0 +1,124 @@
+"""The `genlab` command: release, check, grade, demos, data."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from genlab.course import LECTURES, REPO_ROOT, resolve_topic, topics
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    rows = [header] + [tuple(str(c) for c in r) for r in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from genlab.release import release
+
+    for topic in [resolve_topic(args.topic)] if args.topic else topics():
+        print(f"released {topic} -> {release(topic).relative_to(REPO_ROOT)}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from genlab.validity import check
+
+    failed = 0
+    for topic in [resolve_topic(args.topic)] if args.topic else topics():
+        rows = check(topic)
+        print(f"\n{topic}\n" + _table(rows, ("submission", "outcome", "verdict")))
+        mutants = [r for r in rows if r[0].startswith("mutant")]
+        caught = sum(r[2] == "caught" for r in mutants)
+        if mutants:
+            print(f"mutation score: {caught}/{len(mutants)}")
+        failed += sum(r[2] in ("FAIL", "MISSED") for r in rows)
+    return 1 if failed else 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from genlab.grading import grade, summary_table
+
+    topic = resolve_topic(args.assignment)
+    out = Path(args.out or Path("build") / "grading" / topic)
+    results = grade(args.submissions, topic, out)
+    print(summary_table(results))
+    print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}")
+    ungraded = [r for r in results if r.status != "graded"]
+    if ungraded:
+        print(f"{len(ungraded)} of {len(results)} submissions need attention (status is not 'graded')")
+    return 0
+
+
+def cmd_demos(args: argparse.Namespace) -> int:
+    from genlab.demos import execute, export_html
+    from genlab.profiles import profile
+
+    name = args.profile or profile()
+    out = Path(args.out)
+    paths = sorted(LECTURES.glob("*.ipynb"))
+    if args.topic:
+        paths = [p for p in paths if args.topic in (p.stem, p.stem.split("-")[0], p.stem.split("-")[0].lstrip("0"))]
+        if not paths:
+            raise SystemExit(f"no lecture matches {args.topic!r} in {LECTURES}")
+    rows = []
+    for path in paths:
+        print(f"executing {path.name} (profile {name}) …", flush=True)
+        nb, seconds = execute(path, profile=name)
+        html = export_html(nb, out / f"{path.stem}.html")
+        rows.append((path.stem, f"{seconds:.1f}", str(html)))
+    print(_table(rows, ("lecture", "seconds", "html")))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from genlab.data import fashion_mnist
+    from genlab.data.fashion import locate
+
+    if args.name != "fashion-mnist":
+        raise SystemExit(f"unknown dataset {args.name!r}; available: fashion-mnist")
+    label, folder = locate(download=args.download)
+    x, _ = fashion_mnist("train", limit=1, verbose=False)
+    print(f"fashion-mnist: found via {label} ({folder}); images {tuple(x.shape[1:])} in [0, 1]")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="genlab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="regenerate assignments/ from solutions/ (nbgrader)")
+    p.add_argument("topic", nargs="?", help="topic slug or number (default: all)")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("check", help="grade the solution, the blank release and the mutants; print a table")
+    p.add_argument("topic", nargs="?", help="topic slug or number (default: all)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("grade", help="autograde SUBMISSIONS/<student>/<topic>/<topic>.ipynb")
+    p.add_argument("submissions", help="folder with one subfolder per student")
+    p.add_argument("--assignment", "-a", required=True, help="topic slug or number")
+    p.add_argument("--out", help="where the gradebook, grades.csv and feedback go "
+                                 "(default build/grading/<topic>)")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("demos", help="execute the lectures and write HTML with their figures")
+    p.add_argument("topic", nargs="?", help="one lecture (slug or number); default all")
+    p.add_argument("--profile", choices=("ci", "cpu", "gpu"), help="default: this machine's")
+    p.add_argument("--out", default="build/lectures")
+    p.set_defaults(func=cmd_demos)
+
+    p = sub.add_parser("data", help="say where a dataset is found offline (or download it)")
+    p.add_argument("name", help="fashion-mnist")
+    p.add_argument("--download", action="store_true", help="download into data/cache if missing")
+    p.set_defaults(func=cmd_data)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
