@@ -1,0 +1,48 @@
+# genlab — every target sets up .venv first when it is missing or stale.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TOPIC  ?= 01
+SUBMISSIONS ?= submitted
+
+.PHONY: setup test lab demos release check grade bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+## the whole test suite (library, notebooks, release sync, grading validity), 2 workers
+test: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --durations=15
+
+## JupyterLab on the course (students open assignments/, lecturers lectures/)
+lab: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)"
+
+## execute every lecture in this machine's profile; HTML with figures in build/lectures/
+demos: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab demos --out build/lectures
+
+## regenerate assignments/ from solutions/
+release: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab release
+
+## grade the solution, the blank release and the mutants of every topic
+check: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab check
+
+## autograde a class: make grade SUBMISSIONS=path/to/submitted TOPIC=01
+grade: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab grade "$(SUBMISSIONS)" --assignment $(TOPIC)
+
+## timings and memory of notebooks and grading, printed as tables
+bench: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,69 @@
+"""`genlab grade` on a class that includes broken submissions: every student gets a status."""
+import csv
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from genlab.course import solution_path
+from genlab.validity import build_submissions, write_submission
+
+TOPIC = "01-autoencoders-pca"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("class")
+    folder = root / "submitted"
+    build_submissions(TOPIC, folder, mutants=[])
+    bad = folder / "not-json" / TOPIC / f"{TOPIC}.ipynb"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{ this is not a notebook")
+    (folder / "no-notebook" / TOPIC).mkdir(parents=True)
+    (folder / "no-notebook" / TOPIC / "my-work.ipynb").write_text("{}")
+    other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('another course')")])
+    write_submission(folder, "wrong-assignment", TOPIC, other)
+    out = root / "out"
+    run = subprocess.run([sys.executable, "-m", "genlab.cli", "grade", str(folder), "--assignment", "01",
+                          "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(out / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    return out, rows, run.stdout
+
+
+def test_every_student_has_a_row(graded):
+    _, rows, stdout = graded
+    assert set(rows) == {"solution", "blank", "dead-kernel", "tampered", "not-json", "no-notebook",
+                         "wrong-assignment"}
+    assert "need attention" in stdout
+
+
+def test_solution_gets_every_autograded_point(graded):
+    _, rows, _ = graded
+    r = rows["solution"]
+    assert r["status"] == "graded" and float(r["score"]) == float(r["autograded_max"]) == 90.0
+    assert float(r["max_score"]) == 100.0 and r["needs_manual_grade"] == "True"
+
+
+def test_blank_release_scores_zero(graded):
+    _, rows, _ = graded
+    assert rows["blank"]["status"] == "graded" and float(rows["blank"]["score"]) == 0.0
+
+
+@pytest.mark.parametrize("student, status", [
+    ("dead-kernel", "crashed"), ("tampered", "tampered"), ("not-json", "invalid-notebook"),
+    ("no-notebook", "missing"), ("wrong-assignment", "invalid-notebook")])
+def test_broken_submissions_get_a_status_and_a_reason(graded, student, status):
+    _, rows, _ = graded
+    assert rows[student]["status"] == status
+    assert len(rows[student]["reason"]) > 10
+
+
+def test_feedback_html_for_graded_students(graded):
+    out, rows, _ = graded
+    html = (out / "feedback" / "solution" / TOPIC / f"{TOPIC}.html").read_text()
+    assert "test_pca_hidden" in html or "Task 1" in html
+    assert rows["solution"]["feedback"].endswith(".html")
+    assert solution_path(TOPIC).is_file()
