@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from genlab.cli import format_table  # noqa: E402
 from genlab.course import LECTURES, solution_path, topics  # noqa: E402
 
 
@@ -57,14 +58,6 @@ def _grade_time(topic: str) -> tuple[float, str]:
     return total, f"{r.status} {r.score:g}/{r.autograded_max:g}"
 
 
-def _table(rows: list[tuple], header: tuple) -> str:
-    rows = [header] + [tuple(str(c) for c in r) for r in rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    out = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    out.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(out)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -82,10 +75,10 @@ def main() -> None:
                 r = _measure(path)
                 rows.append((f"{topic} {kind}", f"{r['seconds']:.1f}", f"{r['total']:.1f}" if "total" in r else "-",
                              f"{r['peak_mb']:.0f}", r.get("error", "").replace("\n", " ")[:60]))
-    print(_table(rows, ("notebook", "execute s", "with start s", "kernel peak MB", "error")))
+    print(format_table(rows, ("notebook", "execute s", "with start s", "kernel peak MB", "error")))
     print()
     grading = [(topic, *_grade_time(topic)) for topic in chosen]
-    print(_table([(t, f"{s:.1f}", o) for t, s, o in grading], ("topic", "grade 1 submission s", "result")))
+    print(format_table([(t, f"{s:.1f}", o) for t, s, o in grading], ("topic", "grade 1 submission s", "result")))
 
 
 if __name__ == "__main__":

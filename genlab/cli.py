@@ -8,10 +8,16 @@ from pathlib import Path
 from genlab.course import LECTURES, REPO_ROOT, resolve_topic, topics
 
 
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+def format_table(rows: list[tuple], header: tuple[str, ...]) -> str:
+    """A plain-text table with a header rule; numbers right-aligned."""
     rows = [header] + [tuple(str(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+    def cell(text: str, width: int, j: int) -> str:
+        numeric = j > 0 and text.replace(".", "", 1).replace("/", "", 1).isdigit()
+        return text.rjust(width) if numeric else text.ljust(width)
+
+    lines = ["  ".join(cell(c, w, j) for j, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -30,7 +36,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
     for topic in [resolve_topic(args.topic)] if args.topic else topics():
         rows = check(topic)
-        print(f"\n{topic}\n" + _table(rows, ("submission", "outcome", "verdict")))
+        print(f"\n{topic}\n" + format_table(rows, ("submission", "outcome", "verdict")))
         mutants = [r for r in rows if r[0].startswith("mutant")]
         caught = sum(r[2] == "caught" for r in mutants)
         if mutants:
@@ -40,12 +46,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from genlab.grading import grade, summary_table
+    from genlab.grading import grade
 
     topic = resolve_topic(args.assignment)
     out = Path(args.out or Path("build") / "grading" / topic)
     results = grade(args.submissions, topic, out)
-    print(summary_table(results))
+    print(format_table([(r.student, r.status, f"{r.score:g}/{r.autograded_max:g}" if r.status == "graded" else "-",
+                         r.reason) for r in results], ("student", "status", "score", "reason")))
     print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}")
     ungraded = [r for r in results if r.status != "graded"]
     if ungraded:
@@ -70,7 +77,7 @@ def cmd_demos(args: argparse.Namespace) -> int:
         nb, seconds = execute(path, profile=name)
         html = export_html(nb, out / f"{path.stem}.html")
         rows.append((path.stem, f"{seconds:.1f}", str(html)))
-    print(_table(rows, ("lecture", "seconds", "html")))
+    print(format_table(rows, ("lecture", "seconds", "html")))
     return 0
 
 

@@ -188,12 +188,3 @@ def write_csv(results: list[Result], path: Path) -> None:
             row = asdict(r)
             row.pop("cell_scores")
             writer.writerow(row)
-
-
-def summary_table(results: list[Result]) -> str:
-    """A plain-text table of the results, one student a line."""
-    rows = [("student", "status", "score", "reason")]
-    rows += [(r.student, r.status, f"{r.score:g}/{r.autograded_max:g}" if r.status == "graded" else "-",
-              r.reason) for r in results]
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(f"{a:<{width[0]}}  {b:<{width[1]}}  {c:>{width[2]}}  {d}" for a, b, c, d in rows)

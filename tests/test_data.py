@@ -89,3 +89,25 @@ def test_swiss_roll_and_unknown_name():
     assert radius.min() > 1.5 * math.pi / 5 * 0.7 and radius.max() < 4.5 * math.pi / 5 * 1.2
     with pytest.raises(ValueError, match="unknown 2D mixture"):
         mixture_2d("moons", 10)
+
+
+def test_every_shipped_file_is_in_the_manifest():
+    import hashlib
+
+    from genlab.course import REPO_ROOT
+
+    data = REPO_ROOT / "data"
+    rows = {}
+    for line in (data / "MANIFEST").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            path, sha256, size, command, *_ = line.split("\t")
+            assert command.strip(), f"MANIFEST row for {path} does not say how it was made"
+            rows[path] = (sha256, int(size))
+    shipped = {str(p.relative_to(data)) for p in data.rglob("*") if p.is_file()
+               and p.name not in ("MANIFEST", "NOTICE", "README.md") and "cache" not in p.relative_to(data).parts}
+    assert shipped == set(rows), f"unlisted: {shipped - set(rows)}, listed but missing: {set(rows) - shipped}"
+    for path, (sha256, size) in rows.items():
+        blob = (data / path).read_bytes()
+        assert len(blob) == size and hashlib.sha256(blob).hexdigest() == sha256, f"{path} changed"
+    total_mb = sum((data / p).stat().st_size for p in shipped) / 2**20
+    assert total_mb < 60, f"data/ holds {total_mb:.1f} MB; the budget is 60 MB"
