@@ -40,7 +40,7 @@ def metrics_of(nb: nbformat.NotebookNode) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("topic")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     parser.add_argument("--no-mutants", action="store_true")
     args = parser.parse_args()
     topic = resolve_topic(args.topic)

@@ -132,6 +132,7 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
         root=str(out), source_directory=str(SOLUTIONS), release_directory=str(out / "release"),
         submitted_directory=str(submissions), autograded_directory=str(out / "autograded"),
         feedback_directory=str(out / "feedback"), db_url=f"sqlite:///{out / 'gradebook.db'}")
+    _write_course_config(out, config)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     released = api.generate_assignment(topic, force=True, create=True)
     if not released["success"]:
@@ -149,6 +150,19 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
         results.append(result)
     write_csv(results, out / "grades.csv")
     return results
+
+
+def _write_course_config(out: Path, config) -> None:
+    """Leave an nbgrader_config.py in ``out`` so that `jupyter lab` started there opens this
+    gradebook in Formgrader (for the written answers and for reviewing flagged students)."""
+    lines = ["# Written by `genlab grade`: start `jupyter lab` in this folder to open Formgrader.",
+             "c = get_config()  # noqa: F821",
+             f"c.CourseDirectory.course_id = {config.CourseDirectory.course_id!r}"]
+    for key in ("root", "source_directory", "release_directory", "submitted_directory",
+                "autograded_directory", "feedback_directory", "db_url"):
+        lines.append(f"c.CourseDirectory.{key} = {getattr(config.CourseDirectory, key)!r}")
+    lines.append(f"c.Exchange.root = {str(out / 'exchange')!r}")
+    (out / "nbgrader_config.py").write_text("\n".join(lines) + "\n")
 
 
 def _grade_one(api: NbGraderAPI, config, submissions: Path, out: Path, topic: str,

@@ -67,3 +67,12 @@ def test_feedback_html_for_graded_students(graded):
     assert "test_pca_hidden" in html or "Task 1" in html
     assert rows["solution"]["feedback"].endswith(".html")
     assert solution_path(TOPIC).is_file()
+
+
+def test_output_folder_opens_in_formgrader(graded):
+    from traitlets.config import PyFileConfigLoader
+
+    out, _, _ = graded
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(out)).load_config()
+    assert config.CourseDirectory.db_url == f"sqlite:///{out / 'gradebook.db'}"
+    assert config.CourseDirectory.root == str(out)
