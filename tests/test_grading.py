@@ -5,18 +5,29 @@ import sys
 
 import nbformat
 import pytest
+from filelock import FileLock
 
 from genlab.course import solution_path
 from genlab.validity import build_submissions, write_submission
 
 TOPIC = "01-autoencoders-pca"
-# One worker grades the class once for every test of this module (pytest -n 2 --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("grading-class")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("class")
+    # Grade the class once per test run: the folder above the per-worker temp dirs is shared
+    # by the xdist workers, and the lock makes the second worker wait and reuse the result.
+    root = tmp_path_factory.getbasetemp().parent / "graded-class"
+    with FileLock(f"{root}.lock"):
+        if not (root / "out" / "grades.csv").is_file():
+            _grade_class(root)
+    out = root / "out"
+    with open(out / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    return out, rows, (root / "stdout.txt").read_text()
+
+
+def _grade_class(root):
     folder = root / "submitted"
     build_submissions(TOPIC, folder, mutants=[])
     bad = folder / "not-json" / TOPIC / f"{TOPIC}.ipynb"
@@ -30,9 +41,7 @@ def graded(tmp_path_factory):
     run = subprocess.run([sys.executable, "-m", "genlab.cli", "grade", str(folder), "--assignment", "01",
                           "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    with open(out / "grades.csv") as f:
-        rows = {r["student"]: r for r in csv.DictReader(f)}
-    return out, rows, run.stdout
+    (root / "stdout.txt").write_text(run.stdout)
 
 
 def test_every_student_has_a_row(graded):
