@@ -83,7 +83,7 @@ def cmd_demos(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     from genlab.data import fashion_mnist
-    from genlab.data.fashion import locate
+    from genlab.data.idx import locate
 
     if args.name != "fashion-mnist":
         raise SystemExit(f"unknown dataset {args.name!r}; available: fashion-mnist")

@@ -31,19 +31,25 @@ def minibatches(*tensors: torch.Tensor, batch_size: int, seed: int = 0,
 def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Sequence[torch.Tensor]], torch.Tensor],
         data: Sequence[torch.Tensor] | torch.Tensor, *, steps: int, lr: float = 1e-3,
         batch_size: int = 128, seed: int = 0, weight_decay: float = 0.0,
-        device: torch.device | str | None = None, desc: str = "training") -> list[float]:
+        device: torch.device | str | None = None, desc: str = "training",
+        schedule: str = "constant") -> list[float]:
     """Train ``model`` with Adam for ``steps`` minibatch steps; return the loss per step.
 
     ``data`` is a tensor or a tuple of aligned tensors; each step calls
     ``loss_fn(model, batch)`` where ``batch`` is the tuple of minibatch tensors.
+    ``schedule="cosine"`` decays the learning rate from ``lr`` to 0 along a half cosine.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, not {steps}")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', not {schedule!r}")
     tensors = (data,) if isinstance(data, torch.Tensor) else tuple(data)
     device = device or next(model.parameters()).device
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     batches = minibatches(*tensors, batch_size=batch_size, seed=seed, device=device)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(steps, 1))
+                 if schedule == "cosine" else None)
     losses: list[float] = []
     with tqdm(total=steps, desc=desc, leave=False) as bar:
         for _ in range(steps):
@@ -54,6 +60,8 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Sequence[tor
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             losses.append(loss.item())
             bar.update()
             if len(losses) % 10 == 0:

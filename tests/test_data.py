@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from genlab.data import DataNotFoundError, closed_polygons, fashion_mnist, mixture_2d, mixture_centres
-from genlab.data import fashion
+from genlab.data import idx as fashion
 
 
 def test_fashion_mnist_shapes_range_and_labels():
@@ -92,22 +92,174 @@ def test_swiss_roll_and_unknown_name():
 
 
 def test_every_shipped_file_is_in_the_manifest():
-    import hashlib
+    from genlab.zoo import DATA_DIR as data
+    from genlab.zoo import manifest, sha256_of
 
-    from genlab.course import REPO_ROOT
-
-    data = REPO_ROOT / "data"
-    rows = {}
-    for line in (data / "MANIFEST").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            path, sha256, size, command, *_ = line.split("\t")
-            assert command.strip(), f"MANIFEST row for {path} does not say how it was made"
-            rows[path] = (sha256, int(size))
+    rows = manifest()
+    for row in rows.values():
+        assert row.command.strip() and row.figure.strip(), f"MANIFEST row for {row.path} is incomplete"
     shipped = {str(p.relative_to(data)) for p in data.rglob("*") if p.is_file()
                and p.name not in ("MANIFEST", "NOTICE", "README.md") and "cache" not in p.relative_to(data).parts}
     assert shipped == set(rows), f"unlisted: {shipped - set(rows)}, listed but missing: {set(rows) - shipped}"
-    for path, (sha256, size) in rows.items():
-        blob = (data / path).read_bytes()
-        assert len(blob) == size and hashlib.sha256(blob).hexdigest() == sha256, f"{path} changed"
+    for path, row in rows.items():
+        assert (data / path).stat().st_size == row.size and sha256_of(data / path) == row.sha256, \
+            f"{path} changed since its MANIFEST row was written"
     total_mb = sum((data / p).stat().st_size for p in shipped) / 2**20
     assert total_mb < 60, f"data/ holds {total_mb:.1f} MB; the budget is 60 MB"
+
+
+# --- MNIST (optional), through the same idx reader ------------------------------------------
+
+def _write_idx(path, array):
+    import gzip
+
+    import numpy as np
+
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def test_mnist_loads_from_a_given_folder_and_is_optional(tmp_path, fresh_env):
+    import numpy as np
+
+    from genlab.data import mnist
+
+    fresh_env.setattr(fashion, "CACHE_DIR", tmp_path / "cache")
+    with pytest.raises(DataNotFoundError) as info:
+        mnist("test", verbose=False)
+    assert "GENLAB_DATA" in str(info.value) and "genlab data mnist --download" in str(info.value)
+    assert not fashion.available("mnist")
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 6), ("t10k", 4)):
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    fresh_env.setenv("GENLAB_DATA", str(tmp_path))
+    x, y = mnist("test", verbose=False)
+    assert x.shape == (4, 1, 28, 28) and 0 <= x.min() and x.max() <= 1 and y.tolist() == [0, 1, 2, 3]
+    assert fashion.available("mnist")
+
+
+def test_unknown_idx_dataset():
+    with pytest.raises(ValueError, match="unknown idx dataset"):
+        fashion.load_idx("kmnist")
+
+
+# --- OpenMoji ----------------------------------------------------------------------------------
+
+def test_emoji_pairs_captions_groups_and_splits():
+    from genlab.data import EMOJI_GROUPS, emoji
+
+    train, test, every = (emoji(s, verbose=False) for s in ("train", "test", "all"))
+    assert len(train) + len(test) == len(every) > 2400
+    assert every.images.shape == (len(every), 3, 32, 32) and every.images.dtype == torch.float32
+    assert every.line_art.shape == (len(every), 1, 32, 32)
+    for x in (every.images, every.line_art):
+        assert 0 <= x.min() and x.max() <= 1
+    assert 0.08 < len(test) / len(every) < 0.12
+    assert not set(train.hexcodes) & set(test.hexcodes)
+    assert "grinning face" in every.captions and len(every.captions) == len(every)
+    assert set(every.labels.tolist()) == set(range(len(EMOJI_GROUPS)))
+    # the colour image is drawn over its line art: where the line art is black, so is the colour
+    lines = every.line_art[:, 0] < 0.25                                        # (N, 32, 32)
+    colour_at_lines = every.images.mean(1)[lines].mean()
+    assert colour_at_lines < 0.3 and every.images.mean() > 0.6
+    # skin-tone variants stay on the side of the split of their base emoji
+    with_tones = emoji("train", skintones=True, verbose=False)
+    assert len(with_tones) > len(train) + 1500
+    assert not set(with_tones.hexcodes) & set(test.hexcodes)
+    from genlab.data.openmoji import EMOJI_FILE, _arrays
+
+    base = dict(zip(_arrays(EMOJI_FILE)["hexcode"].tolist(), _arrays(EMOJI_FILE)["base"].tolist()))
+    assert not {base[h] for h in with_tones.hexcodes} & {base[h] for h in test.hexcodes}
+
+
+def test_emoji_group_filter_and_bad_input(tmp_path):
+    from genlab.data import EMOJI_GROUPS, emoji
+
+    food = emoji("all", groups=["food-drink"], verbose=False)
+    assert len(food) > 100 and set(food.labels.tolist()) == {EMOJI_GROUPS.index("food-drink")}
+    with pytest.raises(ValueError, match="unknown OpenMoji group"):
+        emoji(groups=["food"])
+    with pytest.raises(ValueError, match="split must be one of"):
+        emoji("validation")
+    with pytest.raises(DataNotFoundError, match="git checkout"):
+        emoji(path=tmp_path / "missing.npz")
+
+
+def test_emoji_file_writer_is_reproducible(tmp_path):
+    import numpy as np
+
+    from genlab.data.openmoji import _write_npz
+
+    arrays = {"a": np.arange(10, dtype=np.uint8), "b": np.array(["x", "yz"])}
+    _write_npz(tmp_path / "1.npz", arrays)
+    _write_npz(tmp_path / "2.npz", arrays)
+    assert (tmp_path / "1.npz").read_bytes() == (tmp_path / "2.npz").read_bytes()
+    with np.load(tmp_path / "1.npz") as z:
+        assert z["b"].tolist() == ["x", "yz"]
+
+
+# --- procedural shapes -------------------------------------------------------------------------
+
+def test_shapes_are_seeded_and_captions_match_attributes():
+    from genlab.data.procedural import BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES, shapes
+
+    s = shapes(500, seed=1)
+    assert s.images.shape == (500, 3, 32, 32) and s.masks.shape == s.edges.shape == (500, 1, 32, 32)
+    assert torch.equal(s.images, shapes(500, seed=1).images)
+    assert not torch.equal(s.images, shapes(500, seed=2).images)
+    a = s.attributes
+    for i in range(0, 500, 37):
+        size, colour, shape = list(SIZES)[a["size"][i]], list(COLOURS)[a["colour"][i]], SHAPES[a["shape"][i]]
+        position, background = list(POSITIONS)[a["position"][i]], list(BACKGROUNDS)[a["background"][i]]
+        assert s.captions[i] == f"a {size} {colour} {shape} in the {position} on a {background} background"
+    assert s.captions[0].startswith("a ") and "background" in s.captions[0]
+
+
+def test_shape_pixels_are_exactly_their_colours_and_masks_are_exact():
+    from genlab.data.procedural import BACKGROUNDS, COLOURS, shapes
+
+    s = shapes(300, seed=0)
+    fg = torch.tensor(list(COLOURS.values()))[s.attributes["colour"]]            # (N, 3)
+    bg = torch.tensor(list(BACKGROUNDS.values()))[s.attributes["background"]]
+    interior = -torch.nn.functional.max_pool2d(-s.masks, 3, stride=1, padding=1)  # eroded
+    exterior = 1 - torch.nn.functional.max_pool2d(s.masks, 3, stride=1, padding=1)
+    for i in range(300):
+        inside = s.images[i][:, interior[i, 0] > 0].T                           # (P, 3)
+        outside = s.images[i][:, exterior[i, 0] > 0].T
+        assert len(inside) > 0 and torch.allclose(inside, fg[i].expand_as(inside), atol=1e-5)
+        assert torch.allclose(outside, bg[i].expand_as(outside), atol=1e-5)
+    assert set(s.masks.unique().tolist()) <= {0.0, 1.0}
+    assert (s.edges <= s.masks).all() and (s.edges.sum((1, 2, 3)) > 0).all()
+    large = s.attributes["size"] == 1
+    assert s.masks[large].sum((1, 2, 3)).min() > s.masks[~large].sum((1, 2, 3)).max() * 0.9
+
+
+def test_shapes_hold_out_and_bad_input():
+    from genlab.data.procedural import SHAPES, shapes
+
+    s = shapes(400, seed=0, shapes=[x for x in SHAPES if x != "star"])
+    assert "star" not in " ".join(s.captions) and SHAPES.index("star") not in s.attributes["shape"]
+    with pytest.raises(ValueError, match="unknown shape"):
+        shapes(10, shapes=["blob"])
+    with pytest.raises(ValueError, match="style must be one of"):
+        shapes(10, style="dotted")
+    with pytest.raises(ValueError, match="positive"):
+        shapes(0)
+
+
+def test_unpaired_domains_have_a_known_translation():
+    from genlab.data.procedural import render_shapes, sample_shape_attributes, unpaired_shapes
+    from genlab.metrics import translation_error
+
+    d = unpaired_shapes(200, seed=5)
+    attrs = sample_shape_attributes(200, seed=5)
+    assert torch.equal(d.a, render_shapes(attrs)[0])
+    assert torch.equal(d.a_to_b, render_shapes(attrs, style="striped")[0])
+    assert translation_error(d.a_to_b, d.a_to_b) == 0
+    # the truth differs from the input only inside the shape, and from B's images everywhere
+    outside = 1 - torch.nn.functional.max_pool2d(render_shapes(attrs)[1], 3, stride=1, padding=1)
+    assert ((d.a_to_b - d.a).abs() * outside).max() == 0
+    assert translation_error(d.a, d.a_to_b) < translation_error(d.b, d.a_to_b)
+    assert translation_error(d.b_to_a, d.b) > 0

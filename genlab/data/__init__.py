@@ -1,7 +1,9 @@
-"""Dataset loaders: real sets resolved offline, and procedural sets with exact ground truth."""
-from genlab.data.fashion import CLASSES as FASHION_CLASSES
-from genlab.data.fashion import DataNotFoundError, fashion_mnist
+"""Dataset loaders: real sets resolved offline, a shipped emoji set, and procedural sets
+with exact ground truth. Pictures of each are in data/README.md."""
+from genlab.data.idx import FASHION_CLASSES, MNIST_CLASSES, DataNotFoundError, fashion_mnist, mnist
+from genlab.data.openmoji import GROUPS as EMOJI_GROUPS
+from genlab.data.openmoji import EmojiSet, emoji
 from genlab.data.procedural import closed_polygons, mixture_2d, mixture_centres
 
-__all__ = ["FASHION_CLASSES", "DataNotFoundError", "closed_polygons", "fashion_mnist",
-           "mixture_2d", "mixture_centres"]
+__all__ = ["EMOJI_GROUPS", "FASHION_CLASSES", "MNIST_CLASSES", "DataNotFoundError", "EmojiSet",
+           "closed_polygons", "emoji", "fashion_mnist", "mixture_2d", "mixture_centres", "mnist"]
