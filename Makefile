@@ -40,8 +40,9 @@ check: setup
 grade: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab grade "$(SUBMISSIONS)" --assignment $(TOPIC)
 
-## timings and memory of notebooks and grading, printed as tables
+## timings: loaders, metrics, zoo, notebooks and grading, printed as tables
 bench: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/metrics.py
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py
 
 clean:

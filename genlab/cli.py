@@ -1,4 +1,4 @@
-"""The `genlab` command: release, check, grade, demos, data."""
+"""The `genlab` command: release, check, grade, demos, data, zoo."""
 from __future__ import annotations
 
 import argparse
@@ -81,16 +81,57 @@ def cmd_demos(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_data(args: argparse.Namespace) -> int:
-    from genlab.data import fashion_mnist
-    from genlab.data.idx import locate
+DATASETS = ("fashion-mnist", "mnist", "emoji", "shapes", "unpaired-shapes", "mixtures", "polygons")
 
-    if args.name != "fashion-mnist":
-        raise SystemExit(f"unknown dataset {args.name!r}; available: fashion-mnist")
-    label, folder = locate(download=args.download)
-    x, _ = fashion_mnist("train", limit=1, verbose=False)
-    print(f"fashion-mnist: found via {label} ({folder}); images {tuple(x.shape[1:])} in [0, 1]")
-    return 0
+
+def _describe(name: str, download: bool) -> tuple[str, str, str]:
+    """(status, source, contents) of one dataset, loading a little of it."""
+    from genlab import data
+    from genlab.data import idx, openmoji
+
+    if name in ("fashion-mnist", "mnist"):
+        try:
+            label, folder = idx.locate(download=download, dataset=name)
+        except data.DataNotFoundError as error:
+            return "missing", str(error).splitlines()[0], ""
+        x, _ = idx.load_idx(name, "test", limit=1, verbose=False)
+        return "ok", f"{label} ({folder})", f"70,000 images {tuple(x.shape[1:])} in [0, 1], 10 classes"
+    if name == "emoji":
+        try:
+            e = data.emoji("all", verbose=False)
+        except data.DataNotFoundError as error:
+            return "missing", str(error).splitlines()[0], ""
+        return "ok", f"shipped {openmoji.EMOJI_FILE}", (f"{len(e)} emoji (3, 32, 32) + line art + "
+                                                        f"captions, {len(data.EMOJI_GROUPS)} groups")
+    contents = {"shapes": "coloured shapes (3, 32, 32) + captions, masks, edges",
+                "unpaired-shapes": "plain ↔ striped shapes with the true translation",
+                "mixtures": "2D: 8-ring, 25-grid, swiss-roll",
+                "polygons": "closed polygons (2, 96)"}
+    return "ok", "procedural (seeded, no files)", contents[name]
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    names = [args.name] if args.name else list(DATASETS)
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown:
+        raise SystemExit(f"unknown dataset {unknown[0]!r}; available: {', '.join(DATASETS)}")
+    rows = [(n, *_describe(n, args.download)) for n in names]
+    print(format_table(rows, ("dataset", "status", "source", "contents")))
+    if args.name and rows[0][1] == "missing":
+        from genlab.data import DataNotFoundError, emoji
+        from genlab.data.idx import locate
+
+        try:
+            emoji(verbose=False) if args.name == "emoji" else locate(dataset=args.name)
+        except DataNotFoundError as error:
+            print(f"\n{error}")
+    return 0 if all(r[1] == "ok" for r in rows if r[0] != "mnist" or args.name == "mnist") else 1
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from genlab import zoo
+
+    return zoo.main([args.action])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,10 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="build/lectures")
     p.set_defaults(func=cmd_demos)
 
-    p = sub.add_parser("data", help="say where a dataset is found offline (or download it)")
-    p.add_argument("name", help="fashion-mnist")
+    p = sub.add_parser("data", help="say where each dataset is found offline (or download it)")
+    p.add_argument("name", nargs="?", help=f"one of {', '.join(DATASETS)} (default: all)")
     p.add_argument("--download", action="store_true", help="download into data/cache if missing")
     p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("zoo", help="list or verify the shipped checkpoints")
+    p.add_argument("action", choices=("list", "verify"), nargs="?", default="list")
+    p.set_defaults(func=cmd_zoo)
 
     args = parser.parse_args(argv)
     return args.func(args)

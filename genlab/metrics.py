@@ -10,6 +10,7 @@ precision, recall and IoU.
 ``classifier_fd``          the same in a shipped classifier's features, against its dataset
 ``kid``                    kernel inception distance (unbiased MMD², cubic kernel)
 ``precision_recall``       k-NN manifold precision and recall (Kynkäänniemi et al., k = 3)
+``density_coverage``       their outlier-robust variants (Naeem et al., 2020, k = 5)
 ``conditional_accuracy``   how often the classifier agrees with the requested label
 ``mode_coverage``          modes hit and % high-quality samples on 2D mixtures (VEEGAN)
 ``bits_per_dim``           a negative log-likelihood in bits per dimension
@@ -76,7 +77,7 @@ def kid(features_a: Tensor, features_b: Tensor, *, subsets: int = 50, subset_siz
         kxx, kyy, kxy = ((p @ q.T / dim + 1) ** 3 for p, q in ((x, x), (y, y), (x, y)))
         off = (kxx.sum() - kxx.diagonal().sum() + kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
         values.append((off - 2 * kxy.mean()).item())
-    t = torch.tensor(values)
+    t = torch.tensor(values, dtype=torch.float64)
     return t.mean().item(), (t.std().item() if len(t) > 1 else 0.0)
 
 
@@ -103,6 +104,30 @@ def precision_recall(real_features: Tensor, fake_features: Tensor, *, k: int = 3
     precision = inside(fake, real, radii(real)).float().mean().item()
     recall = inside(real, fake, radii(fake)).float().mean().item()
     return precision, recall
+
+
+def density_coverage(real_features: Tensor, fake_features: Tensor, *, k: int = 5,
+                     batch_size: int = 2000) -> tuple[float, float]:
+    """Density and coverage (Naeem et al., 2020), the outlier-robust cousins of
+    :func:`precision_recall`, with balls around real samples only (radius: distance to the
+    k-th real neighbour).
+
+    Density: the mean number of real balls holding a fake sample, divided by k (about 1 when
+    the two sets match; can exceed 1). Coverage: the fraction of real balls holding at least
+    one fake sample. Precision can rise again when heavily corrupted samples collapse into
+    the large balls of a few real outliers; density does not reward that."""
+    real, fake = real_features.detach().float().cpu(), fake_features.detach().float().cpu()
+    if len(real) <= k or len(fake) < 1:
+        raise ValueError(f"density_coverage needs more than k={k} real samples and some fakes")
+    radii = torch.cat([torch.cdist(real[i:i + batch_size], real).kthvalue(k + 1, dim=1).values
+                       for i in range(0, len(real), batch_size)])
+    inside_count = torch.zeros(len(fake))
+    covered = torch.zeros(len(real), dtype=torch.bool)
+    for i in range(0, len(fake), batch_size):
+        hits = torch.cdist(fake[i:i + batch_size], real) <= radii             # (b, N_real)
+        inside_count[i:i + batch_size] = hits.sum(1).float()
+        covered |= hits.any(0)
+    return (inside_count.mean() / k).item(), covered.float().mean().item()
 
 
 # --- image metrics in a shipped classifier's features --------------------------------------

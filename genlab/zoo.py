@@ -290,7 +290,7 @@ def train(name: str, profile: str = "cpu", seed: int = 0) -> tuple[nn.Module, di
     start = time.perf_counter()
     model, meta = RECIPES[name].train(profile, seed)
     meta.update(name=name, dataset=RECIPES[name].dataset, profile=profile, seed=seed,
-                seconds=round(time.perf_counter() - start, 1), torch=torch.__version__)
+                seconds=round(time.perf_counter() - start, 1), torch=str(torch.__version__))
     return model.cpu().eval(), meta
 
 
