@@ -1,4 +1,5 @@
-"""Provided networks that no student writes: evaluation classifiers, backbones."""
+"""Provided networks that no student writes: evaluation classifiers and the denoising U-Net."""
 from genlab.nets.classifiers import ConvClassifier
+from genlab.nets.unet import NoisyClassifier, UNet, timestep_embedding
 
-__all__ = ["ConvClassifier"]
+__all__ = ["ConvClassifier", "NoisyClassifier", "UNet", "timestep_embedding"]
