@@ -1,0 +1,83 @@
+"""Fixtures of the browser tests: one headless Chromium per worker, a page per test, and a
+folder for screenshots.
+
+Without Chromium or Playwright the tests skip, except where ``CI`` or
+``GENLAB_REQUIRE_BROWSER=1`` is set (``.ci/run`` sets it): there they fail.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from labdriver import CHROMIUM_ARGS, find_chromium
+
+
+def _browser_required() -> bool:
+    return bool(os.environ.get("CI")) or os.environ.get("GENLAB_REQUIRE_BROWSER") == "1"
+
+
+def _unavailable(reason: str):
+    if _browser_required():
+        pytest.fail(f"{reason} (browser tests are required here: CI or GENLAB_REQUIRE_BROWSER=1)",
+                    pytrace=False)
+    pytest.skip(f"{reason}; set GENLAB_REQUIRE_BROWSER=1 to make this an error")
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory) -> Path:
+    """Where screenshots go: ``$GENLAB_ARTIFACTS/browser`` if set (``.ci/run`` sets it), else
+    ``browser-artifacts`` in this run's pytest temporary folder, e.g.
+    /tmp/pytest-of-$USER/pytest-N/browser-artifacts (pytest keeps the last three runs)."""
+    named = os.environ.get("GENLAB_ARTIFACTS")
+    if named:
+        path = Path(named).resolve() / "browser"
+    else:
+        base = tmp_path_factory.getbasetemp()
+        path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "browser-artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium under Playwright (never `playwright install`: no browser download)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright is not installed: pip install -e '.[dev]'")
+    executable = find_chromium()
+    if not executable:
+        _unavailable("Chromium was not found: apt-get install chromium, or set GENLAB_CHROMIUM")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def page(chromium, artifacts, request):
+    """A fresh browser page; on failure its screenshot goes to the artifacts folder."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        try:
+            page.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"), full_page=True)
+        except Exception:  # noqa: BLE001 - a screenshot must not hide the real failure
+            pass
+    context.close()
+
