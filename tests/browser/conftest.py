@@ -14,6 +14,9 @@ import pytest
 from labdriver import CHROMIUM_ARGS, find_chromium
 
 
+LOCAL = ("http://127.0.0.1:", "file:", "data:", "blob:")
+
+
 def _browser_required() -> bool:
     return bool(os.environ.get("CI")) or os.environ.get("GENLAB_REQUIRE_BROWSER") == "1"
 
@@ -68,7 +71,20 @@ def page(chromium, artifacts, request):
     """A fresh browser page; on failure its screenshot goes to the artifacts folder."""
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(60_000)
+    # Hermetic, as in CI: only the local server (and files) answer; other requests are
+    # aborted and recorded, so a page that needs the internet shows it here too.
+    blocked: list[str] = []
+
+    def offline(route):
+        if route.request.url.startswith(LOCAL):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", offline)
     page = context.new_page()
+    page.blocked_requests = blocked
     page.console_errors = []
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
     page.on("pageerror", lambda e: page.console_errors.append(str(e)))

@@ -12,6 +12,7 @@ Every server runs in temporary folders with GENLAB_PROFILE=ci and one thread per
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
 import subprocess
@@ -153,3 +154,89 @@ def test_lecture_runs_and_its_sliders_redraw_the_figures(page, student_lab, kern
         assert readout.text_content() != value
         page.screenshot(path=str(artifacts / f"lecture-{lecture.stem}-slider-{i}.png"))
     assert not tracebacks(page)
+
+
+def _course_copy(dest: Path) -> Path:
+    """The course's code, sources and nbgrader config in ``dest``, so that `genlab release`
+    (which writes next to the package it runs from) writes there, not in the repository."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+    for folder in ("genlab", "solutions", "autograder"):
+        shutil.copytree(REPO_ROOT / folder, dest / folder, ignore=ignore)
+    return dest
+
+
+def _subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST")}
+    env.update(GENLAB_PROFILE="ci", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]), **extra)
+    return env
+
+
+def test_make_lab_serves_formgrader_with_the_course_config():
+    """The instructor test below starts JupyterLab as `make lab` does; keep the two in step."""
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("\nlab:"):].split("\n\n")[0]
+    assert 'JUPYTER_CONFIG_PATH="$(CURDIR)/autograder"' in recipe and "mkdir -p build/exchange" in recipe, recipe
+
+
+def test_formgrader_lists_the_topics_after_genlab_release(page, tmp_path, artifacts):
+    course = _course_copy(tmp_path / "course")
+    run = subprocess.run([sys.executable, "-m", "genlab.cli", "release"], cwd=course, capture_output=True,
+                         text=True, timeout=300, env=_subprocess_env(PYTHONPATH=str(course)))
+    assert run.returncode == 0, run.stderr[-3000:]
+    for topic in topics():
+        assert (course / "assignments" / topic / f"{topic}.ipynb").is_file(), run.stdout
+
+    # As `make lab` does: the course's nbgrader config on the Jupyter config path, and the
+    # exchange folder in place (else Formgrader warns that release/collect are unavailable).
+    (course / "build" / "exchange").mkdir(parents=True)
+    lab = JupyterLab(course, tmp_path / "state", config_path=course / "autograder").start()
+    try:
+        frame = open_formgrader(page, lab)
+        frame.locator("h1", has_text="Manage Assignments").wait_for()
+        rows = frame.locator("#main-table tr")
+        rows.first.locator("td.name").wait_for()
+        page.screenshot(path=str(artifacts / "instructor-formgrader-manage-assignments.png"))
+        listed = {rows.nth(i).locator("td.name").text_content().strip(): rows.nth(i) for i in range(rows.count())}
+        assert set(listed) == set(topics())
+        for topic, row in listed.items():
+            assert row.locator("td.preview a").count() == 1, f"{topic}: no student version to preview"
+        assert not frame.locator(".alert-warning, .alert-danger").count(), \
+            frame.locator(".alert-warning, .alert-danger").all_text_contents()
+    finally:
+        lab.stop()
+    assert not lab.orphan_kernels()
+
+
+def test_formgrader_shows_the_scores_of_genlab_grade(page, tmp_path, artifacts):
+    # A small class: one student answered the first two tasks, one handed in the release.
+    answers = solution_answers(TOPIC)
+    submissions, out = tmp_path / "submitted", tmp_path / "grading"
+    write_submission(submissions, "ada", TOPIC, student_notebook(TOPIC, {k: answers[k] for k in ("pca", "linear_ae")}))
+    write_submission(submissions, "blank", TOPIC, nbformat.read(assignment_path(TOPIC), as_version=4))
+    run = subprocess.run([sys.executable, "-m", "genlab.cli", "grade", str(submissions), "--assignment", TOPIC,
+                          "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                         env=_subprocess_env())
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(out / "grades.csv") as f:
+        grades = {r["student"]: r for r in csv.DictReader(f)}
+    assert {s: r["status"] for s, r in grades.items()} == {"ada": "graded", "blank": "graded"}
+    assert float(grades["ada"]["score"]) > 0 == float(grades["blank"]["score"])
+
+    # README: `cd DIR && jupyter lab`, then Nbgrader > Formgrader opens this gradebook.
+    lab = JupyterLab(out, tmp_path / "state").start()
+    try:
+        frame = open_formgrader(page, lab)
+        frame.locator("h1", has_text="Manage Assignments").wait_for()
+        frame.locator("a", has_text="Manage Students").click()
+        frame.locator("h1", has_text="Manage Students").wait_for()
+        frame.locator("#main-table td.score").first.wait_for()
+        page.screenshot(path=str(artifacts / "instructor-formgrader-manage-students.png"))
+        rows = frame.locator("#main-table tr")
+        shown = {rows.nth(i).locator("td.id").text_content().strip(): rows.nth(i).locator("td.score").text_content()
+                 for i in range(rows.count())}
+    finally:
+        lab.stop()
+    assert not lab.orphan_kernels()
+    expected = {s: f"{float(r['score']):g} / {float(r['max_score']):g}" for s, r in grades.items()}
+    assert {s: " ".join(v.split()) for s, v in shown.items()} == expected
