@@ -61,16 +61,30 @@ def chromium():
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """When a browser test fails, keep what the page showed right then (before fixtures shut
+    kernels down) and the server's log, next to the screenshots."""
     outcome = yield
     report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)
+    page = item.funcargs.get("page") if hasattr(item, "funcargs") else None
+    if report.when != "call" or not report.failed or page is None:
+        return
+    folder = item.funcargs.get("artifacts")
+    if folder is None:
+        return
+    try:
+        page.screenshot(path=str(folder / f"FAILED-{item.name}.png"), full_page=True)
+    except Exception:  # noqa: BLE001 - a screenshot must not hide the real failure
+        pass
+    for name, value in item.funcargs.items():
+        if hasattr(value, "log_tail"):
+            (folder / f"FAILED-{item.name}-{name}.log").write_text(value.log_tail(200))
 
 
 @pytest.fixture
-def page(chromium, artifacts, request):
+def page(chromium, artifacts):
     """A fresh browser page; on failure its screenshot goes to the artifacts folder."""
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(60_000)
+    context.set_default_timeout(120_000)
     # Hermetic, as in CI: only the local server (and files) answer; other requests are
     # aborted and recorded, so a page that needs the internet shows it here too.
     blocked: list[str] = []
@@ -89,11 +103,5 @@ def page(chromium, artifacts, request):
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
     page.on("pageerror", lambda e: page.console_errors.append(str(e)))
     yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        try:
-            page.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"), full_page=True)
-        except Exception:  # noqa: BLE001 - a screenshot must not hide the real failure
-            pass
     context.close()
 

@@ -34,6 +34,11 @@ SLIDER = ".jupyter-widgets.widget-slider"
 PROGRESS = ".jupyter-widgets .widget-hprogress"
 WIDGET_ERRORS = ("Error displaying widget", "Error rendering widget", "Loading widget...")
 
+# Milliseconds. A `ci` notebook runs in ~20 s on 2 idle cores; the limits leave room for a
+# machine that is busy with other work, so that load shows up as time, not as failures.
+OPEN_TIMEOUT = 180_000
+RUN_TIMEOUT = 600_000
+
 # Environment of the test process that must not reach the server or its kernels: the suite
 # silences tqdm and draws with Agg, but a student sees tqdm widgets and inline figures.
 _DROPPED = ("TQDM_DISABLE", "MPLBACKEND", "JUPYTER_CONFIG_PATH", "JUPYTER_PATH", "PYTEST_XDIST_WORKER",
@@ -176,7 +181,7 @@ def dismiss_toasts(page) -> None:
         button.first.click()
 
 
-def open_notebook(page, lab: JupyterLab, relpath: str, *, timeout: float = 90_000) -> None:
+def open_notebook(page, lab: JupyterLab, relpath: str, *, timeout: float = OPEN_TIMEOUT) -> None:
     """Open ``relpath`` in a reset workspace and wait until its kernel is idle."""
     page.goto(lab.url(f"lab/tree/{relpath}", reset=True))
     page.wait_for_selector(IDLE, timeout=timeout)
@@ -207,7 +212,7 @@ def progress_labels(page) -> list[str]:
     return page.evaluate("() => [...(window.__progress || [])]")
 
 
-def run_all(page, *, timeout: float = 300_000) -> list[str]:
+def run_all(page, *, timeout: float = RUN_TIMEOUT) -> list[str]:
     """Run > Run All Cells, wait until no cell is queued or running and either the last code
     cell has run or one has failed; return the code cells' prompts ("[3]:", "[ ]:")."""
     menu(page, "Run", RUN_ALL)
@@ -236,7 +241,7 @@ def widget_errors(page) -> list[str]:
     return [m for m in WIDGET_ERRORS if m in text]
 
 
-def validate(page, *, timeout: float = 300_000) -> tuple[str, str]:
+def validate(page, *, timeout: float = RUN_TIMEOUT) -> tuple[str, str]:
     """Press nbgrader's Validate; return the outcome class ("validation-success",
     "validation-failed", ...) and the dialog's text, and close the dialog."""
     page.click(VALIDATE)
@@ -251,7 +256,7 @@ def close_dialog(page) -> None:
     page.wait_for_selector(".jp-Dialog", state="detached")
 
 
-def open_formgrader(page, lab: JupyterLab, *, timeout: float = 60_000):
+def open_formgrader(page, lab: JupyterLab, *, timeout: float = OPEN_TIMEOUT):
     """Open JupyterLab, then Nbgrader > Formgrader; return the Formgrader frame."""
     page.goto(lab.url("lab", reset=True))
     page.wait_for_selector('.lm-MenuBar-itemLabel:text-is("Nbgrader")', timeout=timeout)

@@ -150,7 +150,7 @@ def test_lecture_runs_and_its_sliders_redraw_the_figures(page, student_lab, kern
         page.keyboard.press("ArrowRight")
         page.wait_for_function("([out, old]) => { const img = out.querySelector('img');"
                                " return img && img.src !== old; }",
-                               arg=[output.element_handle(), picture], timeout=60_000)
+                               arg=[output.element_handle(), picture], timeout=120_000)
         assert readout.text_content() != value
         page.screenshot(path=str(artifacts / f"lecture-{lecture.stem}-slider-{i}.png"))
     assert not tracebacks(page)
