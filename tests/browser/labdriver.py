@@ -95,8 +95,11 @@ class JupyterLab:
         for sub in ("home", "config", "data", "runtime", "ipython", "matplotlib", "cache"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         self._write_settings()
+        # expose_app_in_browser: window.jupyterapp, read (never driven) to know when a
+        # notebook's kernel is connected; the toolbar shows "idle" before it is.
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-               "--port=0", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}"]
+               "--port=0", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
+               "--LabApp.expose_app_in_browser=True"]
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, cwd=self.root, env=self.environment(), stdout=self._log,
                                      stderr=subprocess.STDOUT)
@@ -182,8 +185,19 @@ def dismiss_toasts(page) -> None:
 
 
 def open_notebook(page, lab: JupyterLab, relpath: str, *, timeout: float = OPEN_TIMEOUT) -> None:
-    """Open ``relpath`` in a reset workspace and wait until its kernel is idle."""
+    """Open ``relpath`` in a reset workspace and wait until its kernel is connected and idle.
+
+    Run All pressed before the session has its kernel opens a "Select Kernel" dialog instead
+    of running (seen on a busy machine), so wait for the kernel itself, not the toolbar."""
     page.goto(lab.url(f"lab/tree/{relpath}", reset=True))
+    page.wait_for_function(
+        """path => {
+            const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            const kernel = widget && widget.sessionContext && widget.sessionContext.session
+                && widget.sessionContext.session.kernel;
+            return !!kernel && widget.context.path === path && widget.context.isReady
+                && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+        }""", arg=relpath, timeout=timeout, polling=250)
     page.wait_for_selector(IDLE, timeout=timeout)
     dismiss_toasts(page)
 
@@ -216,6 +230,12 @@ def run_all(page, *, timeout: float = RUN_TIMEOUT) -> list[str]:
     """Run > Run All Cells, wait until no cell is queued or running and either the last code
     cell has run or one has failed; return the code cells' prompts ("[3]:", "[ ]:")."""
     menu(page, "Run", RUN_ALL)
+    page.wait_for_function(
+        """([prompts, dialog]) => document.querySelector(dialog)
+            || [...document.querySelectorAll(prompts)].some(e => /[*\\d]/.test(e.textContent))""",
+        arg=[CODE_PROMPTS, ".jp-Dialog"], timeout=OPEN_TIMEOUT, polling=250)
+    if page.locator(".jp-Dialog").count():
+        raise AssertionError(f"Run All opened a dialog instead of running: {page.locator('.jp-Dialog').text_content()}")
     page.wait_for_function(
         """([prompts, stderr]) => {
             const p = [...document.querySelectorAll(prompts)].map(e => e.textContent.trim());
