@@ -216,13 +216,16 @@ def watch_progress_widgets(page) -> None:
             for (const bar of document.querySelectorAll('%s')) {
                 const box = bar.closest('.widget-hbox');
                 const label = box ? box.querySelector('.widget-html-content') : null;
-                window.__progress.add(label ? label.textContent.trim() : '');
+                // tqdm pads its label with figure spaces (U+2007): "linear\u2007AE:\u2007 40%"
+                const text = label ? label.textContent.replace(/[\u2007\u00a0]/g, ' ') : '';
+                window.__progress.add(text.split(':')[0].trim());
             }
         }).observe(document.body, {childList: true, subtree: true});
     }""" % PROGRESS)
 
 
 def progress_labels(page) -> list[str]:
+    """The descriptions (tqdm's ``desc``) of the progress widgets seen so far."""
     return page.evaluate("() => [...(window.__progress || [])]")
 
 

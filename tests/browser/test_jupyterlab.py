@@ -31,10 +31,11 @@ from labdriver import (NOTEBOOK, SLIDER, STDERR, JupyterLab, close_dialog, code_
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TOPIC = "01-autoencoders-pca"
-# Every lecture with an interactive widget, and topic 01's lecture in any case.
-LECTURES_WITH_WIDGETS = sorted({p for p in LECTURES.glob("*.ipynb")
-                                if re.search(r"ipywidgets|slider_demo|interact\(", p.read_text())}
+WIDGET = re.compile(r"ipywidgets|slider_demo|interact\(")
+# Topic 01 and every topic whose notebook has an interactive widget (tqdm bars aside).
+LECTURES_WITH_WIDGETS = sorted({p for p in LECTURES.glob("*.ipynb") if WIDGET.search(p.read_text())}
                                | {LECTURES / f"{TOPIC}.ipynb"})
+STUDENT_TOPICS = sorted({t for t in topics() if WIDGET.search(assignment_path(t).read_text())} | {TOPIC})
 
 
 def _numbered(prompt: str) -> bool:
@@ -48,9 +49,10 @@ def student_lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("student-lab")
     work = root / "work"
     (work / "blank").mkdir(parents=True)
-    shutil.copy(assignment_path(TOPIC), work / "blank" / f"{TOPIC}.ipynb")
     (work / "filled").mkdir()
-    nbformat.write(student_notebook(TOPIC, solution_answers(TOPIC)), work / "filled" / f"{TOPIC}.ipynb")
+    for topic in STUDENT_TOPICS:
+        shutil.copy(assignment_path(topic), work / "blank" / f"{topic}.ipynb")
+        nbformat.write(student_notebook(topic, solution_answers(topic)), work / "filled" / f"{topic}.ipynb")
     (work / "lectures").mkdir()
     for path in LECTURES_WITH_WIDGETS:
         shutil.copy(path, work / "lectures" / path.name)
@@ -81,12 +83,13 @@ def _first_task(nb: nbformat.NotebookNode) -> tuple[int, int]:
     return answer, test
 
 
+@pytest.mark.parametrize("topic", STUDENT_TOPICS)
 def test_student_run_all_stops_at_the_first_task_and_validate_fails(page, student_lab, kernels_shut_down,
-                                                                     artifacts):
-    open_notebook(page, student_lab, f"blank/{TOPIC}.ipynb")
+                                                                     artifacts, topic):
+    open_notebook(page, student_lab, f"blank/{topic}.ipynb")
     prompts = run_all(page)
-    answer, test = _first_task(nbformat.read(assignment_path(TOPIC), as_version=4))
-    page.screenshot(path=str(artifacts / f"student-{TOPIC}-blank-run-all.png"))
+    answer, test = _first_task(nbformat.read(assignment_path(topic), as_version=4))
+    page.screenshot(path=str(artifacts / f"student-{topic}-blank-run-all.png"))
 
     ran = [i for i, p in enumerate(prompts) if _numbered(p)]
     assert ran == list(range(len(ran))) and answer <= ran[-1] <= test, (
@@ -97,20 +100,21 @@ def test_student_run_all_stops_at_the_first_task_and_validate_fails(page, studen
     assert "Write your answer here" in failing_cell.locator(STDERR).text_content()
 
     outcome, text = validate(page)
-    page.screenshot(path=str(artifacts / f"student-{TOPIC}-blank-validate.png"))
+    page.screenshot(path=str(artifacts / f"student-{topic}-blank-validate.png"))
     assert outcome == "validation-failed", text[:2000]
     assert "NotImplementedError" in text
     close_dialog(page)
 
 
+@pytest.mark.parametrize("topic", STUDENT_TOPICS)
 def test_student_filled_in_runs_to_the_end_with_progress_widgets_and_validates(page, student_lab,
-                                                                              kernels_shut_down, artifacts):
-    path = student_lab.root / "filled" / f"{TOPIC}.ipynb"
+                                                                              kernels_shut_down, artifacts, topic):
+    path = student_lab.root / "filled" / f"{topic}.ipynb"
     descs = set(re.findall(r'desc="([^"]+)"', path.read_text().replace('\\"', '"')))
-    open_notebook(page, student_lab, f"filled/{TOPIC}.ipynb")
+    open_notebook(page, student_lab, f"filled/{topic}.ipynb")
     watch_progress_widgets(page)
     prompts = run_all(page)
-    page.screenshot(path=str(artifacts / f"student-{TOPIC}-filled-run-all.png"))
+    page.screenshot(path=str(artifacts / f"student-{topic}-filled-run-all.png"))
 
     assert all(_numbered(p) for p in prompts), f"not every cell ran: {prompts}"
     assert not tracebacks(page)
@@ -118,11 +122,11 @@ def test_student_filled_in_runs_to_the_end_with_progress_widgets_and_validates(p
     assert page.locator(f'{NOTEBOOK} .jp-OutputArea-output[data-mime-type="image/png"] img').count() >= 3
     labels = progress_labels(page)
     assert descs, "the assignment trains with genlab.train.fit(desc=...): expected progress bars"
-    missing = [d for d in descs if not any(label.startswith(d) for label in labels)]
+    missing = sorted(descs - set(labels))
     assert not missing, f"no tqdm progress widget showed for {missing}; seen: {labels}"
 
     outcome, text = validate(page)
-    page.screenshot(path=str(artifacts / f"student-{TOPIC}-filled-validate.png"))
+    page.screenshot(path=str(artifacts / f"student-{topic}-filled-validate.png"))
     assert outcome == "validation-success", text[:2000]
     assert "Success! Your notebook passes all the tests." in text
     close_dialog(page)
