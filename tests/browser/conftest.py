@@ -44,8 +44,9 @@ def artifacts(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def chromium():
-    """Debian's Chromium under Playwright (never `playwright install`: no browser download)."""
+def chromium(tmp_path_factory):
+    """Debian's Chromium under Playwright (never `playwright install`: no browser download).
+    Its home is a temporary folder: else it keeps crash reports in ~/.config/chromium."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -54,7 +55,10 @@ def chromium():
     if not executable:
         _unavailable("Chromium was not found: apt-get install chromium, or set GENLAB_CHROMIUM")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        home = tmp_path_factory.mktemp("chromium-home")
+        env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / "config"),
+                   XDG_CACHE_HOME=str(home / "cache"))
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, env=env)
         yield browser
         browser.close()
 

@@ -45,6 +45,28 @@ _DROPPED = ("TQDM_DISABLE", "MPLBACKEND", "JUPYTER_CONFIG_PATH", "JUPYTER_PATH",
             "PYTEST_CURRENT_TEST")
 
 
+def private_env(folder: Path, **extra: str) -> dict[str, str]:
+    """This process's environment for a child (a server, `genlab grade`, `genlab demos`): the
+    `ci` profile, one thread per process, and HOME, Jupyter, IPython and matplotlib folders
+    inside ``folder``. The suite's TQDM_DISABLE and MPLBACKEND=Agg are dropped: students see
+    tqdm widgets and inline figures (with Agg no figure reaches a notebook at all)."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
+    env.update(
+        HOME=str(folder / "home"), JUPYTER_CONFIG_DIR=str(folder / "config"), JUPYTER_DATA_DIR=str(folder / "data"),
+        JUPYTER_RUNTIME_DIR=str(folder / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(folder / "lab-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(folder / "lab-workspaces"), IPYTHONDIR=str(folder / "ipython"),
+        MPLCONFIGDIR=str(folder / "matplotlib"), XDG_CONFIG_HOME=str(folder / "xdg-config"),
+        XDG_CACHE_HOME=str(folder / "cache"), GENLAB_PROFILE="ci",
+        # The other xdist worker trains too: one thread per kernel, else both slow down 10-50x.
+        OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    )
+    env.update(extra)
+    for name in ("home", "config", "data", "runtime", "ipython", "matplotlib", "cache"):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    return env
+
+
 def find_chromium() -> str | None:
     """``$GENLAB_CHROMIUM``, else Debian's ``chromium`` on PATH (``apt-get install chromium``)."""
     named = os.environ.get("GENLAB_CHROMIUM")
@@ -68,21 +90,9 @@ class JupyterLab:
 
     # -- process ---------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
-        s = self.state
-        env.update(
-            HOME=str(s / "home"), JUPYTER_CONFIG_DIR=str(s / "config"), JUPYTER_DATA_DIR=str(s / "data"),
-            JUPYTER_RUNTIME_DIR=str(s / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(s / "lab-settings"),
-            JUPYTERLAB_WORKSPACES_DIR=str(s / "lab-workspaces"), IPYTHONDIR=str(s / "ipython"),
-            MPLCONFIGDIR=str(s / "matplotlib"), XDG_CACHE_HOME=str(s / "cache"),
-            GENLAB_PROFILE="ci",
-            # The other xdist worker trains too: one thread per kernel, else both slow down 10-50x.
-            OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-            PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-        )
+        env = private_env(self.state, **self.extra_env)
         if self.config_path:
             env["JUPYTER_CONFIG_PATH"] = str(self.config_path)
-        env.update(self.extra_env)
         return env
 
     def _write_settings(self) -> None:
@@ -92,8 +102,6 @@ class JupyterLab:
         path.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
 
     def start(self, timeout: float = 120) -> "JupyterLab":
-        for sub in ("home", "config", "data", "runtime", "ipython", "matplotlib", "cache"):
-            (self.state / sub).mkdir(parents=True, exist_ok=True)
         self._write_settings()
         # expose_app_in_browser: window.jupyterapp, read (never driven) to know when a
         # notebook's kernel is connected; the toolbar shows "idle" before it is.

@@ -2,15 +2,14 @@
 figure, and its in-page links resolve (issue 9). A full-page screenshot is kept."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import pytest
 
 from genlab.course import LECTURES
+from labdriver import private_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,12 +20,7 @@ def test_lecture_html_opens_with_its_figures(page, tmp_path, artifacts):
     # `make demos` runs `genlab demos --out build/lectures` in the machine's profile; here the
     # same command in the `ci` profile, writing to a temporary folder.
     out = tmp_path / "lectures"
-    # The suite's MPLBACKEND=Agg would keep every inline figure out of the HTML, and its
-    # TQDM_DISABLE is not what `make demos` sees either.
-    dropped = ("MPLBACKEND", "TQDM_DISABLE", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST")
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLCONFIGDIR=str(tmp_path / "matplotlib"),
-               IPYTHONDIR=str(tmp_path / "ipython"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    env = private_env(tmp_path / "env")  # without the suite's MPLBACKEND=Agg: figures reach the HTML
     run = subprocess.run([sys.executable, "-m", "genlab.cli", "demos", LECTURE.stem, "--profile", "ci",
                           "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -12,7 +12,6 @@ Every server runs in temporary folders with GENLAB_PROFILE=ci and one thread per
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shutil
 import subprocess
@@ -24,9 +23,9 @@ import pytest
 
 from genlab.course import LECTURES, REPO_ROOT, assignment_path, topics
 from genlab.validity import solution_answers, student_notebook, write_submission
-from labdriver import (NOTEBOOK, SLIDER, STDERR, JupyterLab, close_dialog, code_prompts, open_formgrader,
-                       open_notebook, progress_labels, run_all, tracebacks, validate,
-                       watch_progress_widgets, widget_errors)
+from labdriver import (NOTEBOOK, SLIDER, STDERR, JupyterLab, close_dialog, open_formgrader, open_notebook,
+                       private_env, progress_labels, run_all, tracebacks, validate, watch_progress_widgets,
+                       widget_errors)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -169,13 +168,6 @@ def _course_copy(dest: Path) -> Path:
     return dest
 
 
-def _subprocess_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST")}
-    env.update(GENLAB_PROFILE="ci", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]), **extra)
-    return env
-
-
 def test_make_lab_serves_formgrader_with_the_course_config():
     """The instructor test below starts JupyterLab as `make lab` does; keep the two in step."""
     makefile = (REPO_ROOT / "Makefile").read_text()
@@ -186,7 +178,7 @@ def test_make_lab_serves_formgrader_with_the_course_config():
 def test_formgrader_lists_the_topics_after_genlab_release(page, tmp_path, artifacts):
     course = _course_copy(tmp_path / "course")
     run = subprocess.run([sys.executable, "-m", "genlab.cli", "release"], cwd=course, capture_output=True,
-                         text=True, timeout=300, env=_subprocess_env(PYTHONPATH=str(course)))
+                         text=True, timeout=300, env=private_env(tmp_path / "release-env", PYTHONPATH=str(course)))
     assert run.returncode == 0, run.stderr[-3000:]
     for topic in topics():
         assert (course / "assignments" / topic / f"{topic}.ipynb").is_file(), run.stdout
@@ -220,7 +212,7 @@ def test_formgrader_shows_the_scores_of_genlab_grade(page, tmp_path, artifacts):
     write_submission(submissions, "blank", TOPIC, nbformat.read(assignment_path(TOPIC), as_version=4))
     run = subprocess.run([sys.executable, "-m", "genlab.cli", "grade", str(submissions), "--assignment", TOPIC,
                           "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                         env=_subprocess_env())
+                         env=private_env(tmp_path / "grade-env"))
     assert run.returncode == 0, run.stderr[-3000:]
     with open(out / "grades.csv") as f:
         grades = {r["student"]: r for r in csv.DictReader(f)}
