@@ -218,10 +218,10 @@ def menu(page, top: str, item_selector: str) -> None:
 def watch_progress_widgets(page) -> None:
     """Record every tqdm progress widget that shows while cells run (tqdm closes its bars when
     a loop ends, so they are gone once Run All has finished)."""
-    page.evaluate("""() => {
+    page.evaluate("""selector => {
         window.__progress = new Set();
         new MutationObserver(() => {
-            for (const bar of document.querySelectorAll('%s')) {
+            for (const bar of document.querySelectorAll(selector)) {
                 const box = bar.closest('.widget-hbox');
                 const label = box ? box.querySelector('.widget-html-content') : null;
                 // tqdm pads its label with figure spaces (U+2007): "linear\u2007AE:\u2007 40%"
@@ -229,7 +229,7 @@ def watch_progress_widgets(page) -> None:
                 window.__progress.add(text.split(':')[0].trim());
             }
         }).observe(document.body, {childList: true, subtree: true});
-    }""" % PROGRESS)
+    }""", PROGRESS)
 
 
 def progress_labels(page) -> list[str]:
