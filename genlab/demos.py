@@ -35,9 +35,18 @@ def execute(path: Path, *, profile: str | None = None, timeout: int = 600,
     return nb, time.perf_counter() - start
 
 
+LOCAL_MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")   # Debian's libjs-mathjax
+
+
 def export_html(nb: nbformat.NotebookNode, dest: Path) -> Path:
-    """Write the executed notebook as a standalone HTML page (figures embedded)."""
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    """Write the executed notebook as a standalone HTML page (figures embedded).
+
+    Equations are typeset by MathJax: the local copy of Debian's ``libjs-mathjax`` when it is
+    installed (so the page works offline on this machine), else the CDN nbconvert uses."""
+    exporter = HTMLExporter()
+    if LOCAL_MATHJAX.is_file():
+        exporter.mathjax_url = f"{LOCAL_MATHJAX.as_uri()}?config=TeX-AMS_CHTML-full,Safe"
+    body, _ = exporter.from_notebook_node(nb)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(body, encoding="utf-8")
     return dest

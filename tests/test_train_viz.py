@@ -58,3 +58,16 @@ def test_slider_demo_calls_the_renderer():
     widget = slider_demo(render, description="t", value=0.25)
     widget.children[0].value = 0.75
     assert seen[0] == 0.25 and seen[-1] == 0.75
+
+
+def test_demo_html_uses_the_local_mathjax_when_installed(tmp_path):
+    import nbformat
+
+    from genlab.demos import LOCAL_MATHJAX, export_html
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("$e^{i\\pi} + 1 = 0$")])
+    html = export_html(nb, tmp_path / "page.html").read_text()
+    if LOCAL_MATHJAX.is_file():
+        assert LOCAL_MATHJAX.as_uri() in html and "cdnjs.cloudflare.com/ajax/libs/mathjax" not in html
+    else:
+        assert "mathjax" in html.lower(), "without libjs-mathjax the page falls back to the CDN"
