@@ -30,12 +30,26 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_rows(topic: str) -> list[tuple[str, str, str]]:
+    import tempfile
+
+    from genlab.mutation import replay
+
+    with tempfile.TemporaryDirectory() as tmp:
+        outcomes, reference_failures = replay(topic, cwd=Path(tmp))
+    rows = [("solution (replay)", f"failed {', '.join(reference_failures)}" if reference_failures
+             else "all tests pass", "FAIL" if reference_failures else "ok")]
+    rows += [(f"mutant {o.mutant.name}", f"fails {', '.join(o.failed_tests) or 'nothing'} "
+              f"({o.seconds:.1f} s)", "caught" if o.caught else "MISSED") for o in outcomes]
+    return rows
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from genlab.validity import check
 
     failed = 0
     for topic in [resolve_topic(args.topic)] if args.topic else topics():
-        rows = check(topic)
+        rows = _replay_rows(topic) if args.replay else check(topic)
         print(f"\n{topic}\n" + format_table(rows, ("submission", "outcome", "verdict")))
         mutants = [r for r in rows if r[0].startswith("mutant")]
         caught = sum(r[2] == "caught" for r in mutants)
@@ -144,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("check", help="grade the solution, the blank release and the mutants; print a table")
     p.add_argument("topic", nargs="?", help="topic slug or number (default: all)")
+    p.add_argument("--replay", action="store_true",
+                   help="fast: replay each task's mutants in one kernel instead of grading each")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("grade", help="autograde SUBMISSIONS/<student>/<topic>/<topic>.ipynb")

@@ -180,12 +180,14 @@ def _datasets():
 @pytest.mark.parametrize("dataset", ["fashion-mnist", "shapes", "emoji"])
 @pytest.mark.parametrize("kind", sorted(LEVELS))
 def test_image_metrics_get_worse_as_corruption_grows(dataset, kind):
-    """FD and KID rise; recall, coverage and accuracy fall, at every step of noise, blur and
-    blackout. The fidelity metrics (precision, density) fall at every step of blur and
-    blackout, but under noise only at the first step: heavy noise pushes samples into one
-    region of feature space that real outliers' large balls cover (measured on
+    """FD and KID rise, and recall, coverage and accuracy fall, at every step of noise, blur
+    and blackout. The fidelity metrics (precision, density) ask only whether samples land
+    near real ones, so mild damage that keeps them there does not move them, and heavy noise
+    can push samples into a region that real outliers' large balls cover. Measured:
     Fashion-MNIST, noise σ = 0 / 0.1 / 0.2 / 0.4: precision 0.861 / 0.720 / 0.755 / 0.862,
-    density 0.975 / 0.615 / 0.594 / 0.646). Read them with recall and FD."""
+    density 0.975 / 0.615 / 0.594 / 0.646; shapes, blur 1 / 3 px: precision 0.965 / 0.967.
+    For them the test asks that density falls by the heaviest level and that precision
+    falls at some level."""
     x, y, head = _datasets()[dataset]
     half = len(x) // 2
     reference, samples, labels = x[:half], x[half:], y[half:]
@@ -204,14 +206,15 @@ def test_image_metrics_get_worse_as_corruption_grows(dataset, kind):
     table = "\n".join(f"{kind}={lvl}: " + ", ".join(f"{k} {v:.4g}" for k, v in r.items())
                       for lvl, r in zip(LEVELS[kind], rows))
     print(f"[metric] {dataset}\n{table}")
-    lower_is_worse = ["recall", "coverage", "accuracy"] + (["precision", "density"] if kind != "noise" else [])
     for step, (earlier, later) in enumerate(zip(rows, rows[1:])):
         for name in ("fd", "kid"):
             assert later[name] > earlier[name], f"{name} did not rise at step {step + 1}\n{table}"
-        for name in lower_is_worse + (["precision", "density"] if step == 0 else []):
-            # a tie is allowed only at the floor (recall and coverage reach 0 under heavy damage)
+        for name in ("recall", "coverage", "accuracy"):
+            # a tie is allowed only at the floor (recall reaches 0 under heavy damage)
             assert later[name] < earlier[name] or later[name] < 0.01, \
                 f"{name} did not fall at step {step + 1}\n{table}"
+    assert rows[-1]["density"] < rows[0]["density"] - 0.1, table
+    assert min(r["precision"] for r in rows[1:]) < rows[0]["precision"] - 0.05, table
 
 
 def test_classifier_fd_uses_the_stored_reference_and_checks_its_input():

@@ -1,0 +1,147 @@
+"""Mutation testing of a topic's tests in one kernel: every mutant, the cost of its task only.
+
+Grading a mutant through nbgrader costs a whole notebook run (~20 s a topic), so twelve
+topics with a dozen mutants each would take an hour. This module runs the reference
+notebook (solution source, hidden tests included) once, and at the end of each task replays
+that task with every mutant of its answer cell:
+
+1. snapshot the kernel: the global names (a shallow copy) and the torch / numpy / random
+   generator states;
+2. run the mutated answer cell, the cells after it up to the task's last test cell, and
+   record which of the task's test cells (``test_<answer grade_id>_*``) fail;
+3. restore the snapshot, so the next mutant and the next task see the reference state.
+
+A mutant is caught when one of its own task's test cells fails, which is the condition
+under which nbgrader takes points from it. `genlab check` still grades every mutant through
+the real pipeline; the test suite uses this replay and cross-checks one mutant per topic
+against the pipeline.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from genlab.course import resolve_topic, solution_path
+from genlab.validity import Mutant, apply_mutant, load_mutants, solution_answers
+
+_SNAPSHOT = """
+import random as _gl_random, numpy as _gl_np, torch as _gl_torch
+_gl_snapshot = (dict(globals()), _gl_torch.get_rng_state(), _gl_np.random.get_state(),
+                _gl_random.getstate())
+"""
+_RESTORE = """
+def _gl_restore(snapshot, namespace):
+    saved, torch_state, numpy_state, random_state = snapshot
+    namespace.clear()
+    namespace.update(saved)
+    _gl_torch.set_rng_state(torch_state)
+    _gl_np.random.set_state(numpy_state)
+    _gl_random.setstate(random_state)
+_gl_restore(_gl_snapshot, globals())
+"""
+
+
+@dataclass
+class MutantOutcome:
+    mutant: Mutant
+    failed_tests: list[str] = field(default_factory=list)     # own test cells that failed
+    other_failures: list[str] = field(default_factory=list)   # other cells that raised
+    seconds: float = 0.0
+
+    @property
+    def caught(self) -> bool:
+        return bool(self.failed_tests)
+
+
+def _grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def _strip_markers(source: str) -> str:
+    return "\n".join(ln for ln in source.splitlines()
+                     if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
+def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 300,
+           cwd: Path | None = None) -> tuple[list[MutantOutcome], list[str]]:
+    """Run ``topic``'s solution once and replay each task with its mutants.
+
+    Returns (outcomes, reference_failures): the second lists test cells that failed for
+    the reference itself (it should be empty)."""
+    topic = resolve_topic(topic)
+    mutants = load_mutants(topic) if mutants is None else mutants
+    answers = solution_answers(topic)
+    by_cell: dict[str, list[Mutant]] = {}
+    for m in mutants:
+        apply_mutant(answers, m)                      # validates find/replace up front
+        by_cell.setdefault(m.cell, []).append(m)
+    nb = nbformat.read(solution_path(topic), as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
+            cell.source = _strip_markers(cell.source)
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    position = {_grade_id(c): k for k, (_, c) in enumerate(code) if _grade_id(c)}
+    last_test = {}                                    # answer id -> index in ``code`` of its last test
+    for k, (_, c) in enumerate(code):
+        gid = _grade_id(c) or ""
+        for answer in by_cell:
+            if gid.startswith(f"test_{answer}"):
+                last_test[answer] = k
+    missing = sorted(set(by_cell) - set(last_test))
+    if missing:
+        raise ValueError(f"{topic}: no test cell named test_<id>_* for answer cells {missing}")
+
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd or Path.cwd())}})
+    outcomes: list[MutantOutcome] = []
+    reference_failures: list[str] = []
+
+    def run(source: str) -> str | None:
+        """Execute ``source`` in the kernel; return the error name, or None."""
+        scratch = nbformat.v4.new_code_cell(source)
+        try:
+            client.execute_cell(scratch, 0, store_history=False)
+        except CellExecutionError as error:
+            return error.ename or "error"
+        return None
+
+    env_before = dict(os.environ)
+    os.environ.setdefault("GENLAB_PROFILE", "ci")
+    try:
+        with client.setup_kernel():
+            for k, (_, cell) in enumerate(code):
+                if run(cell.source) and (_grade_id(cell) or "").startswith("test_"):
+                    reference_failures.append(_grade_id(cell))
+                for answer, end in last_test.items():
+                    if end != k:
+                        continue
+                    start = position[answer]
+                    for m in by_cell[answer]:
+                        began = time.perf_counter()
+                        outcome = MutantOutcome(m)
+                        run(_SNAPSHOT)
+                        mutated = apply_mutant(answers, m)[answer]
+                        for j in range(start, end + 1):
+                            source = mutated if j == start else code[j][1].source
+                            error = run(source)
+                            gid = _grade_id(code[j][1]) or f"cell {code[j][0]}"
+                            if error and (j == start or gid.startswith(f"test_{answer}")):
+                                # an answer cell that raises leaves its names undefined in a
+                                # fresh grading kernel, so its tests fail there: caught
+                                outcome.failed_tests.append(gid if j != start else f"{gid} raised {error}")
+                            elif error:
+                                outcome.other_failures.append(f"{gid}: {error}")
+                        if run(_RESTORE):
+                            raise RuntimeError(f"{topic}: could not restore the kernel after {m.name}")
+                        outcome.seconds = time.perf_counter() - began
+                        outcomes.append(outcome)
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    return outcomes, reference_failures
