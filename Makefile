@@ -20,9 +20,11 @@ $(STAMP): pyproject.toml
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --durations=15
 
-## JupyterLab on the course (students open assignments/, lecturers lectures/)
+## JupyterLab on the course (students open assignments/, lecturers lectures/, instructors
+## Nbgrader > Formgrader, which reads autograder/nbgrader_config.py through JUPYTER_CONFIG_PATH)
 lab: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)"
+	mkdir -p build/exchange
+	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)"
 
 ## execute every lecture in this machine's profile; HTML with figures in build/lectures/
 demos: setup
