@@ -13,11 +13,15 @@ from nbconvert import HTMLExporter
 def execute(path: Path, *, profile: str | None = None, timeout: int = 600,
             cwd: Path | None = None) -> tuple[nbformat.NotebookNode, float]:
     """Run a notebook in a fresh kernel (``GENLAB_PROFILE=profile`` if given); return it and
-    the seconds it took. Raises ``nbclient.exceptions.CellExecutionError`` on the first error."""
+    the seconds it took. Raises ``nbclient.exceptions.CellExecutionError`` on the first error.
+
+    The kernel draws with the inline backend even when the caller set ``MPLBACKEND`` (e.g.
+    to Agg in tests), so that figures land in the notebook and its HTML."""
     nb = nbformat.read(path, as_version=4)
     env = {"GENLAB_PROFILE": profile} if profile else {}
-    saved = {k: os.environ.get(k) for k in env}
+    saved = {k: os.environ.get(k) for k in [*env, "MPLBACKEND"]}
     os.environ.update(env)
+    os.environ.pop("MPLBACKEND", None)
     start = time.perf_counter()
     try:
         NotebookClient(nb, timeout=timeout, kernel_name="python3",

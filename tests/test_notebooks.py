@@ -13,6 +13,9 @@ def test_notebook_runs_in_ci_profile(path, tmp_path):
     nb, seconds = execute(path, profile="ci", cwd=tmp_path, timeout=300)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+                  for o in c.outputs)
+    assert figures >= 1, "the notebook should draw at least one figure"
     html = export_html(nb, tmp_path / f"{path.stem}.html").read_text()
-    assert "data:image/png;base64" in html, "the notebook should draw at least one figure"
+    assert html.count('src="data:image/png;base64') >= figures, "figures are embedded in the HTML"
     print(f"{path.name}: {seconds:.1f} s")
