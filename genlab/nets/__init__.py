@@ -1,5 +1,8 @@
-"""Provided networks that no student writes: evaluation classifiers and the denoising U-Net."""
+"""Provided networks that no student writes: evaluation classifiers, the denoising U-Net and
+the GAN backbones."""
 from genlab.nets.classifiers import ConvClassifier
+from genlab.nets.gan import ConditionalDCGANDiscriminator, MLPDiscriminator, MLPGenerator
 from genlab.nets.unet import NoisyClassifier, UNet, timestep_embedding
 
-__all__ = ["ConvClassifier", "NoisyClassifier", "UNet", "timestep_embedding"]
+__all__ = ["ConditionalDCGANDiscriminator", "ConvClassifier", "MLPDiscriminator", "MLPGenerator",
+           "NoisyClassifier", "UNet", "timestep_embedding"]
