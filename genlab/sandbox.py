@@ -1,0 +1,464 @@
+"""Run a student's notebook kernel in a sandbox while nbgrader stays outside.
+
+The kernel runs under bubblewrap (Debian ``bubblewrap``): no network, its own pid, ipc
+and uts namespaces, a private size-limited ``/tmp``, the system, the Python environment,
+``genlab/`` and ``data/`` read-only, and two writable folders only — a scratch copy of the
+submission's folder (mounted where nbgrader runs the notebook, without the notebook
+itself, which holds the hidden tests once nbgrader has restored them) and a runtime
+folder for the connection file and the ZMQ sockets (``transport="ipc"``, so the network
+can stay unshared; see notes/sandbox.md). ``solutions/``, the gradebook, ``autograder/``,
+the output folder and every other student's files are not mounted at all.
+
+Inside, a tiny launcher sets rlimits (memory, processes, file size, CPU time) and, when
+the grader runs as root, drops to an unprivileged uid (root ignores RLIMIT_NPROC) before
+it starts ``ipykernel``. A watchdog thread outside enforces what rlimits cannot: the
+whole-notebook wall-clock limit, the total memory of all the sandbox's processes, their
+number and the bytes written to the writable folders; it kills the sandbox and records
+why.
+
+Without bubblewrap (or where it cannot start, e.g. in an unprivileged container) the
+kernel runs with the same rlimits and watchdog but no filesystem or network isolation;
+:func:`sandbox_kind` says which, and the grader warns loudly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+
+from genlab.course import REPO_ROOT
+
+NOBODY_UID = 65534
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one submission's kernel."""
+    wall_s: float = 600.0       # the whole notebook, on top of nbgrader's per-cell timeout
+    memory_mb: int = 4096       # RLIMIT_DATA of each process, and the sum of RSS of all of them
+    processes: int = 512        # RLIMIT_NPROC (threads count too: torch starts a few dozen)
+    file_mb: int = 256          # RLIMIT_FSIZE: the largest file the kernel may write
+    disk_mb: int = 512          # bytes in the writable folders, summed (watchdog)
+    tmp_mb: int = 256           # size of the private /tmp (a tmpfs, so it is memory)
+    output_kb: int = 2048       # output kept per cell; the rest is dropped with a note
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Limits":
+        return cls(**json.loads(text))
+
+
+# Runs inside the sandbox with `python -I -S -c`: rlimits, drop root, exec the kernel.
+_LAUNCHER = r"""
+import json, os, resource, sys
+cfg = json.loads(sys.argv[1])
+mb = 1024 * 1024
+for name, value in (("RLIMIT_DATA", cfg["memory_mb"] * mb), ("RLIMIT_NPROC", cfg["processes"]),
+                    ("RLIMIT_FSIZE", cfg["file_mb"] * mb), ("RLIMIT_CPU", cfg["cpu_s"]),
+                    ("RLIMIT_CORE", 0)):
+    resource.setrlimit(getattr(resource, name), (value, value))
+if cfg["uid"] is not None and os.geteuid() == 0:
+    os.setgroups([])
+    os.setgid(cfg["uid"])
+    os.setuid(cfg["uid"])
+os.execv(cfg["argv"][0], cfg["argv"])
+"""
+
+
+def _bwrap_path() -> str | None:
+    """``$GENLAB_BWRAP`` if set (empty or ``none`` disables the sandbox), else ``bwrap`` on PATH."""
+    configured = os.environ.get("GENLAB_BWRAP")
+    if configured is not None:
+        return configured if configured not in ("", "none") and os.access(configured, os.X_OK) else None
+    return shutil.which("bwrap")
+
+
+@lru_cache(maxsize=4)
+def _bwrap_works(path: str) -> str:
+    """'' when bubblewrap can build a sandbox here, else why not (e.g. no user namespaces)."""
+    try:
+        run = subprocess.run([path, *_namespace_args(), "--ro-bind", "/", "/", "--proc", "/proc",
+                              "--dev", "/dev", "true"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{path} failed to start: {exc}"
+    return "" if run.returncode == 0 else f"{path} cannot create a sandbox here: {run.stderr.strip()[:200]}"
+
+
+def sandbox_kind() -> tuple[str, str]:
+    """('bwrap', '') when kernels are sandboxed, else ('rlimits', why not) for the warning."""
+    path = _bwrap_path()
+    if path is None:
+        return "rlimits", ("bubblewrap (bwrap) was not found (install the Debian package "
+                           "`bubblewrap`): student code runs with the grader's file and network access")
+    problem = _bwrap_works(path)
+    return ("bwrap", "") if not problem else ("rlimits", problem + "; student code runs with the "
+                                               "grader's file and network access")
+
+
+def _namespace_args() -> list[str]:
+    # As root, a new user namespace would map the sandbox back to uid 0, which ignores
+    # RLIMIT_NPROC: keep the host's and drop to an unprivileged uid in the launcher instead.
+    args = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    if os.geteuid() != 0:
+        args.append("--unshare-user")
+    return args + ["--die-with-parent", "--new-session"]
+
+
+def _readonly_paths() -> list[Path]:
+    """What a kernel needs to read: the system, the Python environment, genlab and data."""
+    paths = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")]
+    python = Path(sys.executable)
+    paths += [Path(sys.prefix), Path(sys.base_prefix), python.parent, python.resolve().parent.parent]
+    paths += [Path(p) for p in sys.path if p and Path(p).is_dir()]
+    paths += [REPO_ROOT / "genlab", REPO_ROOT / "data"]
+    if os.environ.get("GENLAB_DATA"):
+        paths.append(Path(os.environ["GENLAB_DATA"]))
+    chosen: list[Path] = []
+    for p in sorted({Path(os.path.abspath(p)) for p in paths if p.exists()}, key=lambda p: len(p.parts)):
+        if _inside(p, REPO_ROOT) and not any(_inside(p, REPO_ROOT / keep) for keep in
+                                             ("genlab", "data", _venv_relative())):
+            continue  # never the repository itself: solutions/, autograder/, build/ live there
+        if not any(_inside(p, c) and not c.is_symlink() for c in chosen):
+            chosen.append(p)
+    return chosen
+
+
+def _venv_relative() -> str:
+    prefix = Path(sys.prefix)
+    return str(prefix.relative_to(REPO_ROOT)) if _inside(prefix, REPO_ROOT) else "\0"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        Path(path).relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+@dataclass
+class Sandbox:
+    """Where one kernel runs: ``cwd`` as the kernel sees it, backed by ``scratch``."""
+    cwd: Path            # the folder nbgrader executes the notebook in
+    scratch: Path        # real folder mounted at ``cwd`` (a copy of it, notebooks left out)
+    runtime: Path        # connection file, ipc sockets, IPYTHONDIR, HOME
+    limits: Limits
+    kind: str = "bwrap"  # or "rlimits"
+    uid: int | None = None
+    env: dict | None = None
+
+    def prepare(self) -> None:
+        """Fill the scratch copy and hand the writable folders to the sandbox's uid."""
+        for folder in (self.scratch, self.runtime):
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+        for entry in os.scandir(self.cwd):
+            if entry.is_file(follow_symlinks=False) and not entry.name.endswith(".ipynb"):
+                shutil.copy(entry.path, self.scratch / entry.name)
+            elif entry.is_dir(follow_symlinks=False):
+                shutil.copytree(entry.path, self.scratch / entry.name, symlinks=True)
+        (self.runtime / "home").mkdir()
+        if self.uid is not None and os.geteuid() == 0:
+            for folder in (self.scratch, self.runtime):
+                for root, dirs, files in os.walk(folder):
+                    for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                        os.lchown(name, self.uid, self.uid)
+
+    def kernel_env(self) -> dict[str, str]:
+        home = self.runtime / "home"
+        env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+               "HOME": str(home), "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / ".mpl"),
+               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "/tmp"}
+        env.update(self.env or {})
+        return env
+
+    def command(self, kernel_argv: list[str]) -> list[str]:
+        cfg = {"memory_mb": self.limits.memory_mb, "processes": self.limits.processes,
+               "file_mb": self.limits.file_mb, "cpu_s": int(self.limits.wall_s * (os.cpu_count() or 1) + 60),
+               "uid": self.uid, "argv": kernel_argv}
+        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, json.dumps(cfg)]
+        if self.kind != "bwrap":
+            return launcher
+        args = [_bwrap_path(), *_namespace_args(), "--clearenv"]
+        for key, value in self.kernel_env().items():
+            args += ["--setenv", key, value]
+        args += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
+        binds = [(p, "--ro-bind") for p in _readonly_paths()]
+        binds += [(self.runtime, "--bind")]
+        binds.append((self.cwd, "--bind"))
+        binds.sort(key=lambda b: len(b[0].parts))
+        bound = {path for path, _ in binds}
+        parents = sorted({a for path, _ in binds for a in path.parents if a != Path("/") and a not in bound
+                          and not any(_inside(a, b) for b in bound)}, key=lambda a: len(a.parts))
+        for folder in parents:  # bwrap would create them 0700: the unprivileged uid must pass
+            args += ["--perms", "0755", "--dir", str(folder)]
+        for path, how in binds:
+            if path == self.cwd:
+                args += ["--bind", str(self.scratch), str(self.cwd)]
+                continue
+            if path.is_symlink():
+                args += ["--symlink", os.readlink(path), str(path)]
+            else:
+                args += [how, str(path), str(path)]
+        args += ["--chdir", str(self.cwd)]
+        return args + launcher
+
+    def writable(self) -> list[Path]:
+        return [self.scratch, self.runtime]
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel runs in ``self.sandbox`` (set before starting)."""
+    sandbox: Sandbox | None = None
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file,
+                  *(extra_arguments or [])]
+        return self.sandbox.command(kernel)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        box = self.sandbox
+        if box.uid is not None and os.geteuid() == 0:
+            os.chown(self.connection_file, box.uid, box.uid)
+        kw["cwd"] = str(box.scratch if box.kind != "bwrap" else box.runtime)
+        kw["env"] = box.kernel_env() if box.kind != "bwrap" else {"PATH": os.environ.get("PATH", "")}
+        log = open(box.runtime.parent / "kernel-stderr.txt", "wb")  # noqa: SIM115 - the kernel keeps it
+        kw["stdout"] = subprocess.DEVNULL
+        kw["stderr"] = log
+        try:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+        finally:
+            log.close()
+
+
+class Watchdog(threading.Thread):
+    """Kill the sandbox when it runs too long, holds too much memory, starts too many
+    processes or writes too much; ``violation`` then says which, as (status, reason)."""
+
+    def __init__(self, pid: int, box: Sandbox, deadline: float, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.box, self.deadline, self.interval = pid, box, deadline, interval
+        self.violation: tuple[str, str] | None = None
+        self.peak_rss_mb = 0.0
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        limits = self.box.limits
+        tick = 0
+        while not self._stop_event.wait(self.interval):
+            tick += 1
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                return
+            rss = 0
+            for p in procs:
+                try:
+                    rss += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_rss_mb = max(self.peak_rss_mb, rss / 2**20)
+            if time.monotonic() > self.deadline:
+                self._kill(procs, "timeout", f"the notebook ran past the limit of {limits.wall_s:g} s "
+                                             "for the whole notebook")
+            elif rss > limits.memory_mb * 2**20:
+                self._kill(procs, "memory", f"the kernel used more than {limits.memory_mb} MB of memory "
+                                            f"({rss / 2**20:.0f} MB over {len(procs) - 1} processes)")
+            elif len(procs) > limits.processes:
+                self._kill(procs, "crashed", f"the notebook started more than {limits.processes} processes")
+            elif tick % 5 == 0:
+                written = sum(_folder_bytes(f) for f in self.box.writable())
+                if written > limits.disk_mb * 2**20:
+                    self._kill(procs, "crashed", f"the notebook wrote more than {limits.disk_mb} MB to disk")
+            if self.violation:
+                return
+
+    def _kill(self, procs, status: str, reason: str) -> None:
+        self.violation = (status, reason)
+        kill_tree(procs)
+
+
+def kill_tree(procs) -> None:
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
+def _folder_bytes(folder: Path, cap: int = 100_000) -> int:
+    """Bytes under ``folder`` (symlinks not followed); stops counting after ``cap`` entries."""
+    total, stack, seen = 0, [str(folder)], 0
+    while stack and seen < cap:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    seen += 1
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    else:
+                        total += entry.stat(follow_symlinks=False).st_blocks * 512
+        except OSError:
+            continue
+    return total if seen < cap else max(total, 2**62)
+
+
+# ---------------------------------------------------------------- nbgrader's side
+
+from nbformat.notebooknode import NotebookNode  # noqa: E402
+from nbgrader.preprocessors import Execute  # noqa: E402
+from traitlets import Integer, Unicode  # noqa: E402
+
+from genlab import tamper  # noqa: E402
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute preprocessor with the kernel in a :class:`Sandbox`, a watchdog,
+    a cap on each cell's output and tamper probes before every test cell. What happened is
+    written to ``<state_dir>/verdict.json`` for the grader (a folder the kernel cannot see)."""
+
+    state_dir = Unicode(help="grader-only folder of this submission").tag(config=True)
+    limits_json = Unicode(Limits().to_json()).tag(config=True)
+    kernel_env_json = Unicode("{}").tag(config=True)
+    sandbox_kind = Unicode("bwrap").tag(config=True)
+    sandbox_uid = Integer(None, allow_none=True).tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        kwargs["kernel_manager_class"] = SandboxKernelManager
+        super().__init__(*args, **kwargs)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._box: Sandbox | None = None
+        self._watchdog: Watchdog | None = None
+        self._baseline = None
+        self._seen_user: dict[str, int] = {}
+        self._tampering: list[str] = []
+        self._skipped: list[str] = []
+        self._timeouts: list[str] = []
+        self._truncated: list[str] = []
+        self._output_bytes: dict[int, int] = {}
+
+    @property
+    def limits(self) -> Limits:
+        return Limits.from_json(self.limits_json)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        state = Path(self.state_dir)
+        cwd = Path(self.resources.get("metadata", {}).get("path") or ".").resolve()
+        box = Sandbox(cwd=cwd, scratch=state / "scratch", runtime=state / "run", limits=self.limits,
+                      kind=self.sandbox_kind, uid=self.sandbox_uid,
+                      env=json.loads(self.kernel_env_json))
+        box.prepare()
+        km.sandbox = box
+        km.transport = "ipc"
+        km.connection_file = str(box.runtime / "kernel.json")
+        km.ip = str(box.runtime / "kernel-ipc")
+        self._box = box
+        return km
+
+    async def async_start_new_kernel(self, **kwargs) -> None:
+        await super().async_start_new_kernel(**kwargs)
+        pid = self.km.provisioner.process.pid
+        self._watchdog = Watchdog(pid, self._box, time.monotonic() + self.limits.wall_s)
+        self._watchdog.start()
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    def preprocess(self, nb, resources, km=None):
+        self._reset()
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            if self._watchdog:
+                self._watchdog.stop()
+            self._write_verdict()
+
+    def _write_verdict(self) -> None:
+        dog = self._watchdog
+        verdict = {"violation": dog.violation if dog else None,
+                   "peak_rss_mb": round(dog.peak_rss_mb, 1) if dog else None,
+                   "tampering": self._tampering, "skipped": self._skipped,
+                   "timeouts": self._timeouts, "truncated": self._truncated,
+                   "sandbox": self.sandbox_kind}
+        Path(self.state_dir, "verdict.json").write_text(json.dumps(verdict))
+
+    async def _probe(self) -> dict | None:
+        msg_id = self.kc.execute("", silent=True, store_history=False,
+                                 user_expressions={"fp": tamper.PROBE_EXPRESSION})
+        reply = await self.async_wait_for_reply(msg_id)
+        found = (reply or {}).get("content", {}).get("user_expressions", {}).get("fp", {})
+        if found.get("status") != "ok":
+            return None
+        import ast
+        return json.loads(ast.literal_eval(found["data"]["text/plain"]))
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        runs = cell.cell_type == "code" and cell.source.strip()
+        meta = cell.metadata.get("nbgrader", {})
+        if runs and self._baseline is None:
+            self._baseline = await self._probe() or {"objects": {}, "user": {}, "bound": []}
+        elif runs and meta.get("grade") and not meta.get("solution"):
+            now = await self._probe()
+            changes = (["the tamper probe could not run (builtins or genlab removed?)"] if now is None
+                       else tamper.compare(self._baseline, self._seen_user, now))
+            if changes or self._tampering:
+                for change in changes:
+                    if change not in self._tampering:
+                        self._tampering.append(change)
+                self._skipped.append(meta.get("grade_id", str(cell_index)))
+                cell.outputs = [NotebookNode(
+                    output_type="error", ename="TamperingDetected",
+                    evalue="not run: " + "; ".join(self._tampering[:3]),
+                    traceback=["TamperingDetected: this test was not run because the notebook changed "
+                               "library or builtin objects (" + "; ".join(self._tampering[:3]) + ")"])]
+                self.nb["cells"][cell_index] = cell
+                return cell
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    execute_cell = run_sync(async_execute_cell)
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        reply = kwargs["execute_reply"]
+        if reply and reply["content"].get("ename") == "CellTimeoutError":
+            cell = kwargs["cell"]
+            self._timeouts.append(cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {kwargs['cell_index']}")
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        used = self._output_bytes.get(cell_index, 0) + size
+        self._output_bytes[cell_index] = used
+        cap = self.limits.output_kb * 1024
+        if used > cap:
+            if used - size <= cap:
+                self._truncated.append(f"cell {cell_index}")
+                outs.append(NotebookNode(output_type="stream", name="stderr",
+                                         text=f"\n[genlab: output beyond {self.limits.output_kb} KB dropped]\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)

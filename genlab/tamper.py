@@ -1,0 +1,247 @@
+"""Find attempts to make tests pass without doing the work.
+
+Two checks, both of which flag a submission for review without changing how it runs:
+
+- :func:`static_scan` reads the student's cells before execution and reports rebinding of
+  builtins and of names the released notebook imports or defines (``check_close = ...``,
+  ``def len(...)``), assignment to attributes of imported modules (``torch.allclose = ...``,
+  ``genlab.checks.check_close = ...``), and the tools for doing that indirectly
+  (``setattr``, ``exec``, ``sys.modules``, ``builtins``, ``gc``, ``ctypes``, IPython magics
+  and shell escapes).
+- :func:`fingerprint` runs *inside* the kernel, before the first cell and before every test
+  cell: it returns the identity of every object in the watched modules (builtins, math,
+  torch, torch.nn.functional, torch.linalg, the Tensor and Module classes, all of genlab)
+  and of the user namespace's names bound to them. The grader keeps the first one outside
+  the kernel and compares (:func:`compare`); a test cell that would run after a change is
+  not run and scores zero, and the submission is marked ``tampered``.
+
+A determined student can still defeat checks that run in the same process as their code;
+the static scan names the tools that needs, so such a submission is flagged as well.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+from typing import Any
+
+WATCHED_MODULES = ("builtins", "math", "torch", "torch.nn", "torch.nn.functional", "torch.linalg",
+                   "numpy", "numpy.testing")
+WATCHED_CLASSES = (("torch", "Tensor"), ("torch._C", "TensorBase"), ("torch.nn", "Module"))
+SUSPICIOUS_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals",
+                    "get_ipython", "reload"}
+SUSPICIOUS_MODULES = {"builtins", "gc", "ctypes", "importlib", "inspect", "unittest.mock", "mock",
+                      "IPython", "sys"}
+SUSPICIOUS_ATTRS = {"modules", "__dict__", "__builtins__", "__code__", "__globals__", "__class__",
+                    "f_globals", "f_locals", "f_back"}
+BUILTIN_NAMES = {n for n in dir(builtins) if not n.startswith("_")}
+
+
+def _python_source(source: str) -> str:
+    """Cell source as IPython would run it (magics and ``!`` become get_ipython() calls)."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - fall back to the raw source
+        return source
+
+
+def _bound_names(tree: ast.AST) -> tuple[set[str], set[str]]:
+    """(names bound by imports anywhere, names defined at top level) in a parsed cell."""
+    imported, defined = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                imported.add(alias.asname or alias.name.split(".")[0])
+    for node in getattr(tree, "body", []):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+    return imported, defined
+
+
+def protected_names(locked_sources: list[str]) -> set[str]:
+    """Names a submission must not rebind: what the locked and test cells import or define."""
+    names = set()
+    for source in locked_sources:
+        try:
+            tree = ast.parse(_python_source(source))
+        except SyntaxError:
+            continue
+        imported, defined = _bound_names(tree)
+        names |= imported | defined
+    return names
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def static_scan(student_sources: list[str], protected: set[str]) -> list[str]:
+    """One line per suspicious statement in the student's cells (empty when clean)."""
+    findings: list[str] = []
+    protected = protected | BUILTIN_NAMES
+    modules: set[str] = set()
+    trees = []
+    for source in student_sources:
+        try:
+            trees.append(ast.parse(_python_source(source)))
+        except SyntaxError:
+            continue  # an honest mistake; the tests will say so
+    for tree in trees:
+        modules |= _bound_names(tree)[0]
+    module_roots = modules | protected - BUILTIN_NAMES
+
+    def flag(node: ast.AST, what: str) -> None:
+        findings.append(f"line {getattr(node, 'lineno', '?')}: {what}")
+
+    def check_target(target: ast.AST, top: bool) -> None:
+        if isinstance(target, ast.Name) and top and target.id in protected:
+            flag(target, f"rebinds {target.id!r}, a builtin or a name the notebook provides")
+        elif isinstance(target, ast.Attribute) and _root_name(target) in module_roots:
+            flag(target, f"assigns to {ast.unparse(target)}, an attribute of an imported module")
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute) \
+                and target.value.attr in SUSPICIOUS_ATTRS:
+            flag(target, f"assigns into {ast.unparse(target.value)}")
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for t in target.elts:
+                check_target(t, top)
+
+    for tree in trees:
+        top_level = set(map(id, tree.body))
+        for node in ast.walk(tree):
+            top = id(node) in top_level
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                    check_target(target, top)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and top \
+                    and node.name in protected:
+                flag(node, f"redefines {node.name!r}, a builtin or a name the notebook provides")
+            elif isinstance(node, (ast.For, ast.With)) and top:
+                targets = [node.target] if isinstance(node, ast.For) else \
+                    [i.optional_vars for i in node.items if i.optional_vars is not None]
+                for t in targets:
+                    check_target(t, top)
+            elif isinstance(node, ast.Delete):
+                for t in node.targets:
+                    if isinstance(t, ast.Attribute) and _root_name(t) in module_roots:
+                        flag(t, f"deletes {ast.unparse(t)}")
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                mod = node.module if isinstance(node, ast.ImportFrom) else None
+                for alias in node.names:
+                    full = f"{mod}.{alias.name}" if mod else alias.name
+                    if any(full == s or full.startswith(s + ".") for s in SUSPICIOUS_MODULES) or \
+                            (mod and mod.split(".")[0] in SUSPICIOUS_MODULES):
+                        flag(node, f"imports {full}")
+                    elif top and (alias.asname or alias.name.split(".")[0]) in protected \
+                            and not _same_import(node, alias):
+                        flag(node, f"rebinds {(alias.asname or alias.name)!r} by an import")
+            elif isinstance(node, ast.Call):
+                name = node.func.id if isinstance(node.func, ast.Name) else \
+                    node.func.attr if isinstance(node.func, ast.Attribute) else None
+                if name in SUSPICIOUS_CALLS:
+                    flag(node, f"calls {name}()")
+            elif isinstance(node, ast.Attribute) and node.attr in SUSPICIOUS_ATTRS:
+                flag(node, f"uses {ast.unparse(node)}")
+            elif isinstance(node, ast.Global) and top is False:
+                bad = [n for n in node.names if n in protected]
+                if bad:
+                    flag(node, f"declares global {', '.join(bad)}")
+    return list(dict.fromkeys(findings))
+
+
+_CANONICAL = {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional", "np": "numpy",
+              "plt": "matplotlib.pyplot", "math": "math"}
+
+
+def _same_import(node: ast.AST, alias: ast.alias) -> bool:
+    """``import torch`` or ``from torch import nn`` again binds the same object: not tampering."""
+    if isinstance(node, ast.Import):
+        bound = alias.asname or alias.name.split(".")[0]
+        return _CANONICAL.get(bound, bound) == (alias.name if alias.asname else alias.name.split(".")[0])
+    return alias.asname is None or alias.asname == alias.name
+
+
+# ---------------------------------------------------------------- inside the kernel
+
+PROBE_EXPRESSION = ("__import__('json').dumps(__import__('genlab.tamper', fromlist=['fingerprint'])"
+                    ".fingerprint(globals()))")
+
+
+TOOLING = {"genlab.cli", "genlab.grading", "genlab.validity", "genlab.release", "genlab.demos",
+           "genlab.sandbox", "genlab.tamper", "genlab.course"}
+_DUNDERS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__float__",
+            "__abs__", "__sub__", "__add__", "__mul__", "__truediv__", "__import__",
+            "__build_class__", "__call__", "__len__", "__getattr__", "__getattribute__"}
+
+
+def fingerprint(user_ns: dict[str, Any]) -> dict[str, Any]:
+    """Identities of the watched objects, and of every user name (runs in the kernel)."""
+    import importlib
+    import pkgutil
+    import sys
+    import types
+
+    import genlab
+
+    objects: dict[str, int] = {}
+    names = list(WATCHED_MODULES) + ["genlab"]
+    names += [m.name for m in pkgutil.walk_packages(genlab.__path__, prefix="genlab.")
+              if m.name not in TOOLING and not m.name.rsplit(".", 1)[-1].startswith("_")]
+    for name in names:
+        try:
+            module = sys.modules.get(name) or importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - an optional module (numpy) may be missing
+            continue
+        objects[f"sys.modules[{name}]"] = id(module)
+        _record(objects, name, vars(module))
+    for module_name, cls_name in WATCHED_CLASSES:
+        cls = getattr(sys.modules.get(module_name), cls_name, None)
+        if cls is not None:
+            objects[f"{module_name}.{cls_name}"] = id(cls)
+            _record(objects, f"{module_name}.{cls_name}", vars(cls))
+    watched = set(objects.values())
+    kinds = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
+    user, bound = {}, []
+    for key, value in list(user_ns.items()):
+        if key.startswith("_") or key in ("In", "Out", "exit", "quit", "get_ipython"):
+            continue
+        user[key] = id(value)
+        if id(value) in watched and isinstance(value, kinds):
+            bound.append(key)
+    return {"objects": objects, "user": user, "bound": bound}
+
+
+def _record(objects: dict[str, int], prefix: str, namespace: dict) -> None:
+    import types
+
+    for key, value in list(namespace.items()):
+        if key.startswith("_") and key not in _DUNDERS:
+            continue
+        if not (callable(value) or isinstance(value, types.ModuleType)):
+            continue  # constants and caches may change legitimately
+        objects[f"{prefix}.{key}"] = id(value)
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            objects[f"{prefix}.{key}.__code__"] = id(code)
+
+
+def compare(baseline: dict[str, Any], seen_user: dict[str, int], now: dict[str, Any]) -> list[str]:
+    """What changed since the baseline (grader side); ``seen_user`` remembers which user
+    names were bound to watched objects, and is updated in place."""
+    changes = []
+    base, cur = baseline["objects"], now["objects"]
+    for key, ident in base.items():
+        if key in cur and cur[key] != ident:
+            changes.append(f"{key} was replaced")
+        elif key not in cur and not key.endswith(".__code__"):
+            changes.append(f"{key} was deleted")
+    for key in cur.keys() - base.keys():
+        if key.startswith("builtins."):
+            changes.append(f"{key} was added")
+    for name, ident in seen_user.items():
+        if name in now["user"] and now["user"][name] != ident:
+            changes.append(f"the name {name!r} was rebound")
+    for name in now["bound"]:
+        seen_user.setdefault(name, now["user"][name])
+    return changes
