@@ -61,12 +61,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from genlab.grading import grade
+    from genlab.sandbox import Limits
 
     topic = resolve_topic(args.assignment)
     out = Path(args.out or Path("build") / "grading" / topic)
-    results = grade(args.submissions, topic, out)
-    print(format_table([(r.student, r.status, f"{r.score:g}/{r.autograded_max:g}" if r.status == "graded" else "-",
-                         r.reason) for r in results], ("student", "status", "score", "reason")))
+    limits = Limits(wall_s=args.notebook_timeout, memory_mb=args.memory_mb)
+    results = grade(args.submissions, topic, out, workers=args.workers, limits=limits,
+                    cell_timeout=args.cell_timeout, regrade=args.regrade)
+    print(format_table([(r.student, r.status, f"{r.score:g}/{r.autograded_max:g}"
+                         if r.status in ("graded", "tampered", "timeout", "memory") else "-",
+                         r.reason[:110]) for r in results], ("student", "status", "score", "reason")))
     print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}")
     ungraded = [r for r in results if r.status != "graded"]
     if ungraded:
@@ -167,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--assignment", "-a", required=True, help="topic slug or number")
     p.add_argument("--out", help="where the gradebook, grades.csv and feedback go "
                                  "(default build/grading/<topic>)")
+    p.add_argument("--workers", "-j", type=int, default=1, help="students graded in parallel (default 1)")
+    p.add_argument("--regrade", action="store_true",
+                   help="grade everyone again (default: keep results journaled with the same settings)")
+    p.add_argument("--notebook-timeout", type=float, default=600, help="seconds for a whole notebook (600)")
+    p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: autograder/nbgrader_config.py)")
+    p.add_argument("--memory-mb", type=int, default=4096, help="memory of a submission's kernel (4096)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("demos", help="execute the lectures and write HTML with their figures")

@@ -1,38 +1,58 @@
 """Autograde a folder of submissions with nbgrader; every student gets an explicit status.
 
 Layout read: ``SUBMISSIONS/<student>/<topic>/<topic>.ipynb``. Written under ``out``:
-``gradebook.db``, ``autograded/``, ``feedback/<student>/<topic>/<topic>.html`` and
-``grades.csv`` with one row per student: status, score, max score, reason.
+``gradebook.db``, ``autograded/``, ``feedback/<student>/<topic>/<topic>.html`` (hidden
+tests stripped), ``grades.csv`` with one row per student (status, score, max score,
+reason) and ``journal.jsonl``, one line per finished student, which makes a re-run
+idempotent and lets an interrupted run resume where it stopped.
 
-A status is ``graded`` or one of ``timeout``, ``crashed``, ``invalid-notebook``,
-``tampered``, ``missing`` and ``error``; a student without a grade always has a reason,
-never a silent zero.
+Each student is graded in a child process of its own (``workers`` at a time) whose kernel
+runs in the sandbox of :mod:`genlab.sandbox`; whatever a submission does, the grader goes
+on with the next one. Before execution a submission is checked (size, JSON, nbformat, the
+right assignment), its locked and test cells get their nbgrader metadata and source back
+from the release, and a static scan looks for tampering (:mod:`genlab.tamper`).
+
+A status is ``graded`` or one of ``timeout``, ``memory``, ``crashed``,
+``invalid-notebook``, ``tampered`` (graded, but needs review), ``missing`` and ``error``;
+a student without a grade always has a reason, never a silent zero.
 """
 from __future__ import annotations
 
+import copy
 import csv
+import hashlib
 import json
+import multiprocessing
 import os
 import re
+import shutil
+import signal
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
 from sqlalchemy.exc import SAWarning
 from tqdm.auto import tqdm
 
+from genlab import tamper
 from genlab.course import SOLUTIONS, nbgrader_config, resolve_topic
+from genlab.sandbox import SANDBOX_UID, Limits, sandbox_kind
 
-STATUSES = ("graded", "timeout", "crashed", "invalid-notebook", "tampered", "missing", "error")
+STATUSES = ("graded", "timeout", "memory", "crashed", "invalid-notebook", "tampered", "missing", "error")
 CSV_FIELDS = ("student", "status", "score", "max_score", "autograded_max", "needs_manual_grade",
-              "reason", "seconds", "feedback")
+              "reason", "seconds", "feedback", "sandbox")
 KERNEL_ENV = {"GENLAB_PROFILE": "ci", "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
+MAX_NOTEBOOK_MB = 20        # larger submissions are refused before they are parsed
+MAX_EXTRA_FILES_MB = 50     # other files in a student's folder, copied next to the notebook
+GRADER_VERSION = "2"        # bump when a change must regrade journaled students
+_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
 
 # How nbgrader's log reads when a submission could not be graded, most specific first.
 _FAILURES = (
@@ -47,6 +67,7 @@ _FAILURES = (
     ("missing", r"[Mm]issing (submission|notebook)|No notebooks were matched|does not exist",
      "the submission folder has no notebook of this assignment"),
 )
+_MEMORY_ERRORS = re.compile(r"MemoryError|can't allocate memory|Cannot allocate memory|out of memory", re.I)
 
 
 @dataclass
@@ -60,8 +81,31 @@ class Result:
     reason: str = ""
     seconds: float = 0.0
     feedback: str = ""
+    sandbox: str = ""
     cell_scores: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Result":
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        d["cell_scores"] = {k: tuple(v) for k, v in d.get("cell_scores", {}).items()}
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a child process needs to grade one student."""
+    submissions: Path
+    source: Path
+    topic: str
+    out: Path
+    limits: Limits
+    cell_timeout: int
+    kernel_env: dict
+    sandbox: str
+
+
+# ---------------------------------------------------------------- checks before execution
 
 def _classify(log: str) -> tuple[str, str]:
     for status, pattern, reason in _FAILURES:
@@ -73,30 +117,251 @@ def _classify(log: str) -> tuple[str, str]:
     return "error", f"nbgrader failed: {last[-1][:200] if last else 'no log'}"
 
 
-def _precheck(path: Path, topic: str) -> tuple[str, str] | None:
-    """Reject what nbgrader cannot grade before a kernel is started."""
+def _precheck(path: Path, release: nbformat.NotebookNode) -> tuple[str, str] | nbformat.NotebookNode:
+    """The submission as a notebook, or (status, reason) when it cannot be graded."""
+    if path.is_symlink():
+        return "invalid-notebook", f"{path.name} is a symbolic link, not a file"
     if not path.is_file():
         others = sorted(p.name for p in path.parent.glob("*.ipynb")) if path.parent.is_dir() else []
         return "missing", (f"no {path.name} in {path.parent}" +
                            (f" (found {', '.join(others)})" if others else ""))
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_MB * 2**20:
+        return "invalid-notebook", f"{path.name} is {size / 2**20:.0f} MB, more than {MAX_NOTEBOOK_MB} MB"
+    if size == 0:
+        return "invalid-notebook", f"{path.name} is an empty file"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return "invalid-notebook", f"{path.name} is not JSON ({exc.__class__.__name__}: {str(exc)[:80]})"
-    if not isinstance(raw, dict) or "cells" not in raw:
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         return "invalid-notebook", f"{path.name} is JSON but not a Jupyter notebook"
     try:
         nb = nbformat.reads(json.dumps(raw), as_version=4)
         nbformat.validate(nb)
     except Exception as exc:  # noqa: BLE001 - reported as the student's status
         return "invalid-notebook", f"{path.name} is not a valid notebook: {str(exc).splitlines()[0][:120]}"
-    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
-    released = {c.metadata.get("nbgrader", {}).get("grade_id")
-                for c in nbformat.read(SOLUTIONS / topic / f"{topic}.ipynb", as_version=4).cells}
-    released.discard(None)
-    if released and not (ids & released):
-        return "invalid-notebook", f"{path.name} has none of the cells of {topic}: another assignment?"
-    return None
+    released = {_grade_id(c) for c in release.cells} - {None}
+    ids = {_grade_id(c) for c in nb.cells} - {None}
+    if released and (len(ids & released) < len(released) / 2 or len(ids - released) > len(ids & released)):
+        return "invalid-notebook", (f"{path.name} has {len(ids & released)} of the {len(released)} cells of "
+                                    "this assignment: the notebook of another assignment?")
+    return nb
+
+
+def _grade_id(cell) -> str | None:
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return meta.get("grade_id") if isinstance(meta, dict) else None
+
+
+def _is_protected(cell) -> bool:
+    """Locked and test cells: their source is the course's, not the student's."""
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("locked") or meta.get("grade")) and not meta.get("solution")
+
+
+def restore_from_release(nb: nbformat.NotebookNode, release: nbformat.NotebookNode
+                         ) -> tuple[nbformat.NotebookNode, list[str]]:
+    """Give locked and test cells their released source and nbgrader metadata back, answer
+    cells their metadata, and strip nbgrader metadata from cells the release does not know,
+    so that changed flags, points or ids can neither abort nor inflate grading. Returns the
+    notebook and one line per change found (deleted cells are re-added by nbgrader)."""
+    ref = {_grade_id(c): c for c in release.cells if _grade_id(c)}
+    changes, seen, cells = [], set(), []
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if gid in ref and gid not in seen:
+            seen.add(gid)
+            orig = ref[gid]
+            if _is_protected(orig):
+                if cell.cell_type != orig.cell_type or cell.source.strip() != orig.source.strip():
+                    changes.append(f"test or locked cell {gid!r} was edited (restored)")
+                elif cell.metadata.get("nbgrader") != orig.metadata["nbgrader"]:
+                    changes.append(f"nbgrader metadata of cell {gid!r} was changed (restored)")
+                cell = copy.deepcopy(orig)
+            else:
+                if cell.metadata.get("nbgrader") != orig.metadata["nbgrader"]:
+                    changes.append(f"nbgrader metadata of answer cell {gid!r} was changed (restored)")
+                if cell.cell_type != orig.cell_type:
+                    kind = nbformat.v4.new_code_cell if orig.cell_type == "code" else nbformat.v4.new_markdown_cell
+                    cell = kind(cell.source)
+                cell.metadata["nbgrader"] = copy.deepcopy(orig.metadata["nbgrader"])
+        elif "nbgrader" in cell.metadata:
+            what = "a copy of" if gid in seen else "unknown"
+            changes.append(f"nbgrader metadata removed from {what} cell {gid!r}")
+            del cell.metadata["nbgrader"]
+        cells.append(cell)
+    missing = [g for g in ref if g not in seen and _is_protected(ref[g])]
+    if missing:
+        changes.append(f"test or locked cells deleted (restored): {', '.join(missing[:5])}")
+    nb.cells = cells
+    return nb, changes
+
+
+def _copy_extras(src: Path, dest: Path) -> list[str]:
+    """Copy the student's other regular files; symbolic links and big files are left out."""
+    notes, total = [], 0
+    for root, dirs, files in os.walk(src):
+        for name in list(dirs):
+            if os.path.islink(os.path.join(root, name)):
+                notes.append(f"symbolic link {name} ignored")
+                dirs.remove(name)
+        for name in files:
+            path = Path(root, name)
+            if path.suffix == ".ipynb" and path.parent == src:
+                continue
+            if path.is_symlink() or not path.is_file():
+                notes.append(f"{path.relative_to(src)} is not a regular file: ignored")
+                continue
+            total += path.stat().st_size
+            if total > MAX_EXTRA_FILES_MB * 2**20:
+                notes.append(f"extra files beyond {MAX_EXTRA_FILES_MB} MB ignored")
+                return notes
+            target = dest / path.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    return notes
+
+
+# ---------------------------------------------------------------- one student, in a child process
+
+def _config(job: _Job, *, submitted: Path, db_timeout: bool = False):
+    db = f"sqlite:///{job.out / 'gradebook.db'}" + ("?timeout=120" if db_timeout else "")
+    return nbgrader_config(
+        root=str(job.out), source_directory=str(job.source), release_directory=str(job.out / "release"),
+        submitted_directory=str(submitted), autograded_directory=str(job.out / "autograded"),
+        feedback_directory=str(job.out / "feedback"), db_url=db)
+
+
+class StripHiddenTests(NbGraderPreprocessor):
+    """For feedback: hidden test code leaves the test cells, tracebacks leave their outputs
+    (IPython prints the failing source lines); the error's message stays."""
+
+    def preprocess_cell(self, cell, resources, index):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            if "BEGIN HIDDEN TESTS" in cell.source:
+                cell.source = _HIDDEN.sub("# (hidden tests)\n", cell.source)
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+        return cell, resources
+
+
+def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
+    work = job.out / ".work" / student
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    notebook = job.submissions / student / job.topic / f"{job.topic}.ipynb"
+    release = nbformat.read(job.out / "release" / job.topic / f"{job.topic}.ipynb", as_version=4)
+    checked = _precheck(notebook, release)
+    if isinstance(checked, tuple):
+        return Result(student, checked[0], reason=checked[1])
+    nb, changes = restore_from_release(checked, release)
+    protected = tamper.protected_names([c.source for c in release.cells if c.cell_type == "code"
+                                        and _is_protected(c)])
+    findings = tamper.static_scan([c.source for c in nb.cells if c.cell_type == "code"
+                                   and not _is_protected(c)], protected)
+    staged = job.out / "staged" / student / job.topic
+    if staged.exists():
+        shutil.rmtree(staged)
+    staged.mkdir(parents=True)
+    notes = _copy_extras(notebook.parent, staged)
+    nbformat.write(nb, staged / notebook.name)
+
+    config = _config(job, submitted=job.out / "staged", db_timeout=True)
+    config.Execute.timeout = job.cell_timeout
+    pre = config.Autograde.autograde_preprocessors = _autograde_preprocessors()
+    assert pre[0].__name__ == "SandboxedExecute"
+    config.SandboxedExecute.state_dir = str(work)
+    config.SandboxedExecute.limits_json = job.limits.to_json()
+    config.SandboxedExecute.kernel_env_json = json.dumps(job.kernel_env)
+    config.SandboxedExecute.sandbox_kind = job.sandbox
+    config.SandboxedExecute.sandbox_uid = _sandbox_uid(job.sandbox, slot)
+    config.SandboxedExecute.timeout = job.cell_timeout
+    config.GenerateFeedback.preprocessors = _feedback_preprocessors()
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    outcome = api.autograde(job.topic, student, force=True, create=True)
+    verdict = _read_json(work / "verdict.json") or {}
+    autograded = job.out / "autograded" / student / job.topic / notebook.name
+    sandbox = verdict.get("sandbox", job.sandbox)
+    if verdict.get("violation"):
+        status, reason = verdict["violation"]
+        also = changes + findings + verdict.get("tampering", [])
+        return Result(student, status, reason=reason + (f"; also needs review: {'; '.join(also[:3])}"
+                                                        if also else ""), sandbox=sandbox)
+    if not outcome["success"] or not autograded.is_file():
+        log = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
+        status, reason = _classify(log)
+        if status == "crashed":
+            reason += _kernel_exit(work)
+        return Result(student, status, reason=reason, sandbox=sandbox)
+    with Gradebook(config.CourseDirectory.db_url, "genlab") as gb:
+        try:
+            score, max_score, auto_max, manual, cells = _scores(gb, job.topic, student)
+        except MissingEntry:
+            return Result(student, "error", reason="autograde left no gradebook entry", sandbox=sandbox)
+    executed = nbformat.read(autograded, as_version=4)
+    errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    feedback = api.generate_feedback(job.topic, student, force=True)
+    html = job.out / "feedback" / student / job.topic / f"{job.topic}.html"
+    result = Result(student, "graded", score, max_score, auto_max, manual, sandbox=sandbox,
+                    feedback=str(html) if html.is_file() else "", cell_scores=cells)
+    review = [f"tamper probe: {c}" for c in verdict.get("tampering", [])]
+    if verdict.get("skipped"):
+        review.append(f"tests not run: {', '.join(verdict['skipped'][:4])}")
+    review += changes + [f"static scan: {f}" for f in findings[:4]]
+    if any(o.get("ename") == "DeadKernelError" for o in errors):
+        result.status, result.reason = "crashed", "the kernel died during execution" + _kernel_exit(work)
+    elif review:
+        result.status, result.reason = "tampered", "needs review: " + "; ".join(review)
+    elif verdict.get("timeouts"):
+        result.status = "timeout"
+        result.reason = (f"cells ran past the {job.cell_timeout} s limit per cell and were interrupted: "
+                         f"{', '.join(verdict['timeouts'][:4])}; the other cells were graded")
+    elif any(_MEMORY_ERRORS.search(f"{o.get('ename')}: {o.get('evalue')}") for o in errors):
+        result.status = "memory"
+        result.reason = (f"a cell ran out of memory (limit {job.limits.memory_mb} MB per process); "
+                         "the other cells were graded")
+    notes += [f"output of {c} truncated" for c in verdict.get("truncated", [])[:3]]
+    if not feedback["success"]:
+        notes.append("feedback HTML failed")
+    if notes:
+        result.reason = "; ".join(filter(None, [result.reason, *notes]))
+    result.reason = result.reason[:500]
+    return result
+
+
+def _autograde_preprocessors() -> list:
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                        LimitOutput, SaveAutoGrades)
+
+    from genlab.sandbox import SandboxedExecute
+
+    return [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+            AssignLatePenalties, CheckCellMetadata]
+
+
+def _feedback_preprocessors() -> list:
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
+    return [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+
+
+def _sandbox_uid(kind: str, slot: int) -> int | None:
+    """Root inside the sandbox would ignore RLIMIT_NPROC: an unprivileged uid per worker
+    slot, so that one sandbox's processes never count against another's. Without bwrap
+    there is no private mount of the environment, which that uid might not read."""
+    return SANDBOX_UID + slot if kind == "bwrap" and os.geteuid() == 0 else None
+
+
+def _kernel_exit(work: Path) -> str:
+    log = work / "kernel-stderr.txt"
+    tail = log.read_bytes()[-2000:].decode("utf-8", "replace").strip().splitlines() if log.is_file() else []
+    return f" (kernel's last words: {tail[-1][:120]})" if tail else ""
 
 
 def _scores(gradebook: Gradebook, topic: str, student: str) -> tuple[float, float, float, bool, dict]:
@@ -111,45 +376,230 @@ def _scores(gradebook: Gradebook, topic: str, student: str) -> tuple[float, floa
     return submission.score, submission.max_score, auto_max, submission.needs_manual_grade, cells
 
 
-def _put_venv_on_path() -> None:
-    """nbgrader runs the ``alembic`` command of its environment: find it without activation."""
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
+
+def _child(job: _Job, student: str, slot: int) -> None:
+    """Entry point of the process that grades one student; writes ``result.json``."""
+    os.setsid()
+    _die_with_parent()
+    warnings.filterwarnings("ignore", category=SAWarning)
+    start = time.perf_counter()
+    work = job.out / ".work" / student
+    try:
+        result = _grade_student(job, student, slot)
+    except BaseException as exc:  # noqa: BLE001 - whatever happens, the student gets a status
+        result = Result(student, "error", reason=f"grader error: {exc.__class__.__name__}: {exc}"[:300])
+    for scratch in (work / "scratch", work / "run"):  # what the kernel wrote, now useless
+        shutil.rmtree(scratch, ignore_errors=True)
+    result.seconds = round(time.perf_counter() - start, 1)
+    path = job.out / ".work" / student / "result.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(result)))
+    os.replace(tmp, path)
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+# ---------------------------------------------------------------- the class, in parallel
 
 def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
-          students: list[str] | None = None, progress: bool = True) -> list[Result]:
-    """Autograde every ``submissions/<student>/<topic>/<topic>.ipynb``; write ``out/grades.csv``."""
-    topic = resolve_topic(topic)
+          students: list[str] | None = None, progress: bool = True, workers: int = 1,
+          limits: Limits | None = None, cell_timeout: int | None = None,
+          source: str | os.PathLike | None = None, regrade: bool = False,
+          log=print) -> list[Result]:
+    """Autograde every ``submissions/<student>/<topic>/<topic>.ipynb``; write ``out/grades.csv``.
+
+    ``source``: the nbgrader source folder holding ``<topic>/<topic>.ipynb`` (default the
+    course's ``solutions/``). Students already in ``out/journal.jsonl`` with the same
+    submission and grader settings keep their result unless ``regrade``."""
+    source = Path(source).resolve() if source else SOLUTIONS
+    topic = topic if source != SOLUTIONS else resolve_topic(topic)
     submissions = Path(submissions).resolve()
     out = Path(out).resolve()
     if not submissions.is_dir():
         raise SystemExit(f"no submissions folder {submissions}")
     out.mkdir(parents=True, exist_ok=True)
     _put_venv_on_path()
-    config = nbgrader_config(
-        root=str(out), source_directory=str(SOLUTIONS), release_directory=str(out / "release"),
-        submitted_directory=str(submissions), autograded_directory=str(out / "autograded"),
-        feedback_directory=str(out / "feedback"), db_url=f"sqlite:///{out / 'gradebook.db'}")
+    limits = limits or Limits()
+    kind, why = sandbox_kind()
+    if kind != "bwrap":
+        _warn_unsandboxed(why, out, log)
+    config = _config(_Job(submissions, source, topic, out, limits, 0, {}, kind), submitted=submissions)
+    cell_timeout = int(cell_timeout or config.Execute.timeout)
     _write_course_config(out, config)
+    fresh_db = not (out / "gradebook.db").is_file()
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own ORM chatter
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     released = api.generate_assignment(topic, force=True, create=True)
     if not released["success"]:
         raise RuntimeError(f"could not register {topic} in the gradebook:\n{released.get('log')}")
 
-    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own ORM chatter
     names = students or sorted(p.name for p in submissions.iterdir()
                                if p.is_dir() and not p.name.startswith("."))
-    os.environ.update(KERNEL_ENV)  # inherited by every kernel nbgrader starts
-    results = []
-    for student in tqdm(names, desc=f"grading {topic}", disable=not progress):
-        start = time.perf_counter()
-        result = _grade_one(api, config, submissions, out, topic, student)
-        result.seconds = round(time.perf_counter() - start, 1)
-        results.append(result)
-    write_csv(results, out / "grades.csv")
-    return results
+    env = {**KERNEL_ENV, **_thread_env(workers)}
+    job = _Job(submissions, source, topic, out, limits, cell_timeout, env, kind)
+    settings = hashlib.sha256(json.dumps([GRADER_VERSION, limits.to_json(), cell_timeout, kind, env,
+                                          _digest(source / topic)]).encode()).hexdigest()[:16]
+    journal = _Journal(out / "journal.jsonl", settings, discard=fresh_db or regrade)
+    results: dict[str, Result] = {}
+    todo = []
+    for student in names:
+        key = _digest(submissions / student / topic)
+        done = journal.get(student, key)
+        if done:
+            results[student] = done
+        else:
+            todo.append((student, key))
+    if results and progress:
+        log(f"{len(results)} of {len(names)} students already graded with these settings (journal.jsonl); "
+            f"grading the other {len(todo)}")
+    bar = tqdm(total=len(todo), desc=f"grading {topic}", disable=not progress)
+    for (student, key), result in _run_pool(job, todo, workers):
+        journal.add(student, key, result)
+        results[student] = result
+        bar.update()
+    bar.close()
+    ordered = [results[s] for s in names]
+    write_csv(ordered, out / "grades.csv")
+    if kind != "bwrap":
+        _warn_unsandboxed(why, out, log)
+    return ordered
+
+
+def _thread_env(workers: int) -> dict[str, str]:
+    """Share the cores between parallel kernels: torch's OpenMP threads of two kernels that
+    spin on the same cores slow each other down many times over."""
+    if workers <= 1:
+        return {}
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    return {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def _run_pool(job: _Job, todo: list[tuple[str, str]], workers: int):
+    """Grade students in child processes, ``workers`` at a time; yield ((student, key), Result)
+    as each finishes. A child that dies or overruns becomes an ``error``/``timeout`` result."""
+    ctx = multiprocessing.get_context("fork")
+    pending = list(todo)
+    running: dict[str, tuple] = {}
+    hard_limit = job.limits.wall_s + 4 * job.cell_timeout + 180  # nbgrader's own work on top
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, workers):
+                student, key = pending.pop(0)
+                stale = job.out / ".work" / student / "result.json"
+                if stale.exists():
+                    stale.unlink()
+                slot = min(set(range(workers + 1)) - {r[3] for r in running.values()})
+                proc = ctx.Process(target=_child, args=(job, student, slot), daemon=False)
+                proc.start()
+                running[student] = (proc, key, time.monotonic(), slot)
+            time.sleep(0.05)
+            for student, (proc, key, started, _) in list(running.items()):
+                elapsed = time.monotonic() - started
+                if proc.is_alive() and elapsed < hard_limit:
+                    continue
+                if proc.is_alive():
+                    _kill_group(proc.pid)
+                    proc.join()
+                    result = Result(student, "timeout", reason=f"grading took longer than {hard_limit:.0f} s; stopped")
+                else:
+                    proc.join()
+                    found = _read_json(job.out / ".work" / student / "result.json")
+                    result = Result.from_dict(found) if found else Result(
+                        student, "error", reason=f"the grading process died (exit code {proc.exitcode})")
+                _kill_group(proc.pid)  # anything the child left behind
+                result.seconds = round(elapsed, 1)
+                del running[student]
+                yield (student, key), result
+    finally:
+        for proc, *_ in running.values():
+            _kill_group(proc.pid)
+            proc.join(timeout=5)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _digest(folder: Path) -> str:
+    """A hash of a folder's regular files (names and bytes); '' when there is none."""
+    if not folder.is_dir():
+        return ""
+    h = hashlib.sha256()
+    for root, dirs, files in sorted(os.walk(folder)):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root, name)
+            h.update(str(path.relative_to(folder)).encode() + b"\0")
+            if path.is_symlink():
+                h.update(b"link:" + os.readlink(path).encode())
+            elif path.is_file():
+                with open(path, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+    return h.hexdigest()
+
+
+class _Journal:
+    """``journal.jsonl``: one JSON line per graded student, appended and fsynced as each
+    finishes. The last line of a student wins; lines from other grader settings are ignored."""
+
+    def __init__(self, path: Path, settings: str, discard: bool):
+        self.path, self.settings = path, settings
+        self.entries: dict[str, dict] = {}
+        if discard and path.exists():
+            path.unlink()
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by an interruption
+                if entry.get("settings") == settings:
+                    self.entries[entry["student"]] = entry
+
+    def get(self, student: str, key: str) -> Result | None:
+        entry = self.entries.get(student)
+        return Result.from_dict(entry["result"]) if entry and entry["key"] == key else None
+
+    def add(self, student: str, key: str, result: Result) -> None:
+        entry = {"student": student, "key": key, "settings": self.settings, "result": asdict(result)}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.entries[student] = entry
+
+
+def _warn_unsandboxed(why: str, out: Path, log) -> None:
+    text = ("WARNING: submissions are NOT sandboxed: " + why + ". Only rlimits and a watchdog "
+            "apply. Grade untrusted work on a machine with bubblewrap.")
+    bar = "!" * min(len(text), 100)
+    print(f"\n{bar}\n{text}\n{bar}\n", file=sys.stderr, flush=True)
+    (out / "SANDBOX-WARNING.txt").write_text(text + "\n")
+    warnings.warn(text, RuntimeWarning, stacklevel=3)
+
+
+def _put_venv_on_path() -> None:
+    """nbgrader runs the ``alembic`` command of its environment: find it without activation."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
 def _write_course_config(out: Path, config) -> None:
@@ -165,40 +615,13 @@ def _write_course_config(out: Path, config) -> None:
     (out / "nbgrader_config.py").write_text("\n".join(lines) + "\n")
 
 
-def _grade_one(api: NbGraderAPI, config, submissions: Path, out: Path, topic: str,
-               student: str) -> Result:
-    notebook = submissions / student / topic / f"{topic}.ipynb"
-    rejected = _precheck(notebook, topic)
-    if rejected:
-        return Result(student, rejected[0], reason=rejected[1])
-    outcome = api.autograde(topic, student, force=True, create=True)
-    log = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
-    autograded = out / "autograded" / student / topic / f"{topic}.ipynb"
-    if not outcome["success"] or not autograded.is_file():
-        status, reason = _classify(log)
-        return Result(student, status, reason=reason)
-    with Gradebook(config.CourseDirectory.db_url, "genlab") as gb:
-        try:
-            score, max_score, auto_max, manual, cells = _scores(gb, topic, student)
-        except MissingEntry:
-            return Result(student, "error", reason="autograde left no gradebook entry")
-    executed = nbformat.read(autograded, as_version=4)
-    dead = [c for c in executed.cells for o in c.get("outputs", [])
-            if o.get("output_type") == "error" and o.get("ename") in ("DeadKernelError",)]
-    if dead:
-        return Result(student, "crashed", reason="the kernel died during execution")
-    feedback = api.generate_feedback(topic, student, force=True)
-    html = out / "feedback" / student / topic / f"{topic}.html"
-    return Result(student, "graded", score, max_score, auto_max, manual,
-                  reason="" if feedback["success"] else "graded, but feedback HTML failed",
-                  feedback=str(html) if html.is_file() else "", cell_scores=cells)
-
-
 def write_csv(results: list[Result], path: Path) -> None:
-    with open(path, "w", newline="") as f:
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for r in results:
             row = asdict(r)
             row.pop("cell_scores")
             writer.writerow(row)
+    os.replace(tmp, path)

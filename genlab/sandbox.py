@@ -39,7 +39,7 @@ from jupyter_core.utils import run_sync
 
 from genlab.course import REPO_ROOT
 
-NOBODY_UID = 65534
+SANDBOX_UID = 60000  # + the worker's slot: RLIMIT_NPROC counts per uid
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class Limits:
     """Resource limits of one submission's kernel."""
     wall_s: float = 600.0       # the whole notebook, on top of nbgrader's per-cell timeout
     memory_mb: int = 4096       # RLIMIT_DATA of each process, and the sum of RSS of all of them
-    processes: int = 512        # RLIMIT_NPROC (threads count too: torch starts a few dozen)
+    processes: int = 64         # processes in the sandbox (watchdog)
+    tasks: int = 1024           # RLIMIT_NPROC: processes and threads (torch starts a few dozen)
     file_mb: int = 256          # RLIMIT_FSIZE: the largest file the kernel may write
     disk_mb: int = 512          # bytes in the writable folders, summed (watchdog)
     tmp_mb: int = 256           # size of the private /tmp (a tmpfs, so it is memory)
@@ -70,6 +71,9 @@ for name, value in (("RLIMIT_DATA", cfg["memory_mb"] * mb), ("RLIMIT_NPROC", cfg
                     ("RLIMIT_FSIZE", cfg["file_mb"] * mb), ("RLIMIT_CPU", cfg["cpu_s"]),
                     ("RLIMIT_CORE", 0)):
     resource.setrlimit(getattr(resource, name), (value, value))
+if cfg["pdeathsig"]:
+    import ctypes
+    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG: SIGKILL when the grader dies
 if cfg["uid"] is not None and os.geteuid() == 0:
     os.setgroups([])
     os.setgid(cfg["uid"])
@@ -187,9 +191,9 @@ class Sandbox:
         return env
 
     def command(self, kernel_argv: list[str]) -> list[str]:
-        cfg = {"memory_mb": self.limits.memory_mb, "processes": self.limits.processes,
+        cfg = {"memory_mb": self.limits.memory_mb, "processes": self.limits.tasks,
                "file_mb": self.limits.file_mb, "cpu_s": int(self.limits.wall_s * (os.cpu_count() or 1) + 60),
-               "uid": self.uid, "argv": kernel_argv}
+               "uid": self.uid, "argv": kernel_argv, "pdeathsig": self.kind != "bwrap"}
         launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, json.dumps(cfg)]
         if self.kind != "bwrap":
             return launcher
@@ -245,6 +249,17 @@ class SandboxKernelManager(AsyncKernelManager):
             log.close()
 
 
+    async def _async_interrupt_kernel(self) -> None:
+        # SIGINT would reach bwrap, not the kernel in its pid namespace: ask ipykernel on the
+        # control channel (served by its own thread even while a cell spins), and it signals itself.
+        if self.has_kernel:
+            msg = self.session.msg("interrupt_request", content={})
+            self._connect_control_socket()
+            self.session.send(self._control_socket, msg)
+
+    interrupt_kernel = _async_interrupt_kernel
+
+
 class Watchdog(threading.Thread):
     """Kill the sandbox when it runs too long, holds too much memory, starts too many
     processes or writes too much; ``violation`` then says which, as (status, reason)."""
@@ -271,30 +286,43 @@ class Watchdog(threading.Thread):
         while not self._stop_event.wait(self.interval):
             tick += 1
             try:
+                if not root.is_running():
+                    return
                 procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                return
-            rss = 0
-            for p in procs:
-                try:
-                    rss += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak_rss_mb = max(self.peak_rss_mb, rss / 2**20)
-            if time.monotonic() > self.deadline:
-                self._kill(procs, "timeout", f"the notebook ran past the limit of {limits.wall_s:g} s "
-                                             "for the whole notebook")
-            elif rss > limits.memory_mb * 2**20:
-                self._kill(procs, "memory", f"the kernel used more than {limits.memory_mb} MB of memory "
-                                            f"({rss / 2**20:.0f} MB over {len(procs) - 1} processes)")
-            elif len(procs) > limits.processes:
-                self._kill(procs, "crashed", f"the notebook started more than {limits.processes} processes")
-            elif tick % 5 == 0:
-                written = sum(_folder_bytes(f) for f in self.box.writable())
-                if written > limits.disk_mb * 2**20:
-                    self._kill(procs, "crashed", f"the notebook wrote more than {limits.disk_mb} MB to disk")
+                self._check(procs, tick)
+            except Exception:  # noqa: BLE001 - a process vanished mid-scan: look again
+                continue
             if self.violation:
                 return
+
+    def _check(self, procs, tick: int) -> None:
+        import psutil
+
+        limits = self.box.limits
+        if len(procs) > limits.processes + 2:  # bwrap and its init are not the student's
+            self._kill(procs, "crashed", f"the notebook started more than {limits.processes} processes")
+            return
+        if time.monotonic() > self.deadline:
+            self._kill(procs, "timeout", f"the notebook ran past the limit of {limits.wall_s:g} s "
+                                         "for the whole notebook")
+            return
+        # Proportional set size counts pages shared after fork() once, but reading it waits
+        # for a process's memory lock, which a process that keeps forking holds: only for a few.
+        pss = 3 < len(procs) <= 16
+        rss = 0
+        for p in procs:
+            try:
+                rss += p.memory_full_info().pss if pss else p.memory_info().rss
+            except psutil.Error:
+                pass
+        self.peak_rss_mb = max(self.peak_rss_mb, rss / 2**20)
+        if rss > limits.memory_mb * 2**20:
+            self._kill(procs, "memory", f"the kernel used more than {limits.memory_mb} MB of memory "
+                                        f"({rss / 2**20:.0f} MB over {len(procs) - 2} processes)")
+        elif tick % 5 == 0:
+            written = sum(_folder_bytes(f) for f in self.box.writable())
+            if written > limits.disk_mb * 2**20:
+                self._kill(procs, "crashed", f"the notebook wrote more than {limits.disk_mb} MB to disk")
 
     def _kill(self, procs, status: str, reason: str) -> None:
         self.violation = (status, reason)
@@ -349,6 +377,7 @@ class SandboxedExecute(Execute):
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager
         super().__init__(*args, **kwargs)
+        self.kernel_name = "python3"  # whatever the notebook asks for
         self._reset()
 
     def _reset(self) -> None:
@@ -411,7 +440,9 @@ class SandboxedExecute(Execute):
         msg_id = self.kc.execute("", silent=True, store_history=False,
                                  user_expressions={"fp": tamper.PROBE_EXPRESSION})
         reply = await self.async_wait_for_reply(msg_id)
-        found = (reply or {}).get("content", {}).get("user_expressions", {}).get("fp", {})
+        if reply is None or reply.get("content", {}).get("status") != "ok":
+            return {}  # the kernel is busy (a cell still runs): the next cell will time out
+        found = reply["content"].get("user_expressions", {}).get("fp", {})
         if found.get("status") != "ok":
             return None
         import ast
@@ -425,7 +456,7 @@ class SandboxedExecute(Execute):
         elif runs and meta.get("grade") and not meta.get("solution"):
             now = await self._probe()
             changes = (["the tamper probe could not run (builtins or genlab removed?)"] if now is None
-                       else tamper.compare(self._baseline, self._seen_user, now))
+                       else tamper.compare(self._baseline, self._seen_user, now) if now else [])
             if changes or self._tampering:
                 for change in changes:
                     if change not in self._tampering:
