@@ -49,6 +49,8 @@ STATUSES = ("graded", "timeout", "memory", "crashed", "invalid-notebook", "tampe
 CSV_FIELDS = ("student", "status", "score", "max_score", "autograded_max", "needs_manual_grade",
               "reason", "seconds", "feedback", "sandbox")
 KERNEL_ENV = {"GENLAB_PROFILE": "ci", "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
+# Passed on to kernels when set (a sandboxed kernel sees no other variable of the grader's).
+PASSTHROUGH_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GENLAB_DATA")
 MAX_NOTEBOOK_MB = 20        # larger submissions are refused before they are parsed
 MAX_EXTRA_FILES_MB = 50     # other files in a student's folder, copied next to the notebook
 GRADER_VERSION = "2"        # bump when a change must regrade journaled students
@@ -448,7 +450,8 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
 
     names = students or sorted(p.name for p in submissions.iterdir()
                                if p.is_dir() and not p.name.startswith("."))
-    env = {**KERNEL_ENV, **_thread_env(workers)}
+    env = {**KERNEL_ENV, **{k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ},
+           **_thread_env(workers)}
     job = _Job(submissions, source, topic, out, limits, cell_timeout, env, kind)
     settings = hashlib.sha256(json.dumps([GRADER_VERSION, limits.to_json(), cell_timeout, kind, env,
                                           _digest(source / topic)]).encode()).hexdigest()[:16]

@@ -135,3 +135,19 @@ def check(topic: str, out: Path | None = None) -> list[tuple[str, str, str]]:
         r = results[name]
         rows.append((name, f"{r.status}: {r.reason[:70]}", "ok" if r.status == expected else "FAIL"))
     return rows
+
+
+def adversarial_cases():
+    """autograder/adversarial/cases.py as a module: the adversarial suite's submissions."""
+    import importlib.util
+    import sys
+
+    from genlab.course import AUTOGRADER
+
+    name = "genlab_adversarial_cases"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, AUTOGRADER / "adversarial" / "cases.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while it loads
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -29,6 +29,7 @@ AUTOGRADED_MAX = 10.0
 HIDDEN_MARKER = "HIDDEN-TEST-MARKER-5d1e"
 CORRECT = {"square": "def square(x):\n    return x * x",
            "norm": "def norm(v):\n    return math.sqrt(sum(x * x for x in v))"}
+UNINTERRUPTIBLE = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
 WRONG = {"square": "def square(x):\n    return x + x",
          "norm": "def norm(v):\n    return sum(v)"}
 
@@ -185,8 +186,7 @@ CASES: list[Case] = [
     Case("infinite-loop", "loops forever in an answer cell (interruptible)", "timeout", 5,
          lambda nb, c: answers(nb, square="while True:\n    pass"), min_score=5),
     Case("infinite-loop-uninterruptible", "loops forever and swallows KeyboardInterrupt", "timeout", 0,
-         lambda nb, c: answers(nb, prefix="while True:\n    try:\n        while True:\n            pass\n"
-                                              "    except BaseException:\n        pass")),
+         lambda nb, c: answers(nb, prefix=UNINTERRUPTIBLE)),
     Case("slow-test", "an answer that hangs only when a test calls it", "timeout", 5,
          lambda nb, c: answers(nb, square="def square(x):\n    import time\n    time.sleep(3600)"), min_score=5),
     Case("memory-huge-tensor", "allocates a 400 GB tensor", "memory", 5,
@@ -276,7 +276,7 @@ CASES: list[Case] = [
     # combinations
     Case("tamper-then-loop", "patches check_close, then loops forever", "timeout", 0,
          lambda nb, c: _wrong(nb, "import genlab.checks\ngenlab.checks.check_close = lambda *a, **k: None\n"
-                                  "while True:\n    try:\n        pass\n    except BaseException:\n        pass")),
+                                  + UNINTERRUPTIBLE)),
     Case("read-then-crash", "reads secrets, then kills the kernel", "crashed", 0,
          lambda nb, c: answers(nb, prefix=_reads(c) + "import os\nos._exit(3)")),
     Case("flags-and-patch", "flips a grade flag and patches torch.allclose", "tampered", 2,

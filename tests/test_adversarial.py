@@ -1,0 +1,186 @@
+"""The adversarial suite: every submission of autograder/adversarial/cases.py graded by the
+real pipeline (``genlab.grading.grade``, two workers, the sandbox), then checked for its
+status and score, for files read or written outside the sandbox and for connections."""
+import csv
+import json
+import socket
+import sqlite3
+import threading
+import time
+
+import nbformat
+import pytest
+from filelock import FileLock
+
+from genlab.course import AUTOGRADER, REPO_ROOT
+from genlab.grading import grade
+from genlab.sandbox import Limits, sandbox_kind
+from genlab.validity import adversarial_cases
+
+cases = adversarial_cases()
+
+TOPIC = cases.TOPIC
+# Small limits keep the run-away cases short; honest cases need ~5 s and ~700 MB.
+LIMITS = Limits(wall_s=40, memory_mb=2048, file_mb=64, disk_mb=128, tmp_mb=64)
+CELL_TIMEOUT = 10
+SECRET = "CANARY-SECRET-8c2f"
+OTHER_TOKEN = "def norm"
+
+
+def _grade_class(root):
+    sub, out = root / "submitted", root / "out"
+    other = cases.honest_copy(sub)
+    (root / "secret.txt").write_text(SECRET)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    hits = []
+
+    def accept():
+        while True:
+            conn, addr = server.accept()
+            hits.append(repr(addr))
+            conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    canaries = cases.Canaries(
+        secrets={str(cases.SOURCE / TOPIC / f"{TOPIC}.ipynb"): cases.HIDDEN_MARKER,
+                 str(REPO_ROOT / "autograder" / "nbgrader_config.py"): "get_config",
+                 str(out / "gradebook.db"): "SQLite format",
+                 str(other): OTHER_TOKEN,
+                 str(root / "secret.txt"): SECRET},
+        forbidden_writes=[str(out / "PWNED"), str(root / "PWNED"), str(REPO_ROOT / "genlab" / "PWNED.py"),
+                          str(REPO_ROOT / "autograder" / "PWNED"), str(other.with_name("notes.txt")),
+                          str(out / "gradebook.db")],
+        port=server.getsockname()[1])
+    cases.build_class(sub, canaries)
+    start = time.perf_counter()
+    grade(sub, TOPIC, out, source=cases.SOURCE, workers=2, limits=LIMITS, cell_timeout=CELL_TIMEOUT,
+          progress=False)
+    seconds = time.perf_counter() - start
+    time.sleep(0.5)
+    server.close()
+    (root / "run.json").write_text(json.dumps({"hits": hits, "seconds": seconds,
+                                               "secrets": canaries.secrets,
+                                               "writes": canaries.forbidden_writes}))
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    if sandbox_kind()[0] != "bwrap":
+        pytest.skip("bubblewrap is not available: the adversarial suite needs the sandbox")
+    root = tmp_path_factory.getbasetemp().parent / "adversarial-class"
+    with FileLock(f"{root}.lock"):
+        if not (root / "run.json").is_file():
+            root.mkdir(exist_ok=True)
+            _grade_class(root)
+    with open(root / "out" / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    return root, rows, json.loads((root / "run.json").read_text())
+
+
+def _outputs(root, student) -> str:
+    path = root / "out" / "autograded" / student / TOPIC / f"{TOPIC}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(o.get("text", "") + str(o.get("evalue", "")) for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_suite_covers_every_threat():
+    assert len(cases.CASES) >= 20
+    assert len({c.name for c in cases.CASES}) == len(cases.CASES)
+
+
+@pytest.mark.slow
+def test_every_case_has_a_row_and_a_sandbox(graded):
+    _, rows, _ = graded
+    assert set(rows) == {c.name for c in cases.CASES} | {"other-student"}
+    assert {r["sandbox"] for r in rows.values() if r["status"] not in ("invalid-notebook", "missing")} == {"bwrap"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", cases.CASES, ids=[c.name for c in cases.CASES])
+def test_case_status_and_score(graded, case):
+    _, rows, _ = graded
+    row = rows[case.name]
+    assert row["status"] in case.status.split("|"), f"{case.threat}: {row['status']} ({row['reason']})"
+    score = float(row["score"])
+    assert score <= case.max_score, f"grade inflation: {case.threat} scored {score} > {case.max_score}"
+    assert score >= case.min_score, f"honest work lost: {case.threat} scored {score} < {case.min_score}"
+    if row["status"] != "graded":
+        assert len(row["reason"]) > 10, "a student without a plain grade needs a reason"
+
+
+@pytest.mark.slow
+def test_gradebook_agrees_and_is_intact(graded):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    root, rows, _ = graded
+    db = root / "out" / "gradebook.db"
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert b"pwned" not in db.read_bytes()[-4096:]
+    limits = {c.name: c.max_score for c in cases.CASES}
+    with Gradebook(f"sqlite:///{db}", "genlab") as gb:
+        for student, row in rows.items():
+            try:
+                submission = gb.find_submission(TOPIC, student)
+            except MissingEntry:
+                continue
+            auto = sum(g.score for nb in submission.notebooks for g in nb.grades if g.cell_type == "code")
+            assert auto <= limits.get(student, 10), f"{student}: gradebook holds {auto}"
+            if row["status"] in ("graded", "tampered"):
+                assert auto == pytest.approx(float(row["score"]))
+
+
+@pytest.mark.slow
+def test_nothing_outside_the_sandbox_was_read(graded):
+    root, _, run = graded
+    shown = _outputs(root, "read-outside")
+    for path in run["secrets"]:
+        assert f"READ-FAILED {path}" in shown
+    assert "READ-OK" not in shown
+    for student in ("read-outside", "shell-escape"):
+        text = _outputs(root, student)
+        for token in (SECRET, cases.HIDDEN_MARKER, "get_config", "SQLite format"):
+            assert token not in text, f"{student} read {token!r}"
+
+
+@pytest.mark.slow
+def test_nothing_outside_the_sandbox_was_written(graded):
+    root, _, run = graded
+    shown = _outputs(root, "write-outside")
+    assert "WRITE-OK" not in shown
+    for path in map(__import__("pathlib").Path, run["writes"]):
+        assert not path.exists() or b"pwned" not in path.read_bytes()[-4096:], path
+    assert not (root / "out" / ".work" / "disk-fill" / "scratch").exists(), "what a kernel wrote is removed"
+
+
+@pytest.mark.slow
+def test_no_connection_left_the_sandbox(graded):
+    root, _, run = graded
+    assert run["hits"] == []
+    shown = _outputs(root, "network")
+    assert shown.count("NET-FAILED") == 3 and "NET-OK" not in shown
+
+
+@pytest.mark.slow
+def test_feedback_never_shows_hidden_tests(graded):
+    root, rows, _ = graded
+    pages = list((root / "out" / "feedback").rglob("*.html"))
+    assert len(pages) >= 10
+    for page in pages:
+        assert cases.HIDDEN_MARKER not in page.read_text(), page
+    assert rows["honest-solution"]["feedback"].endswith(".html")
+
+
+@pytest.mark.slow
+def test_regrading_is_idempotent(graded):
+    root, rows, _ = graded
+    before = (root / "out" / "grades.csv").read_text()
+    start = time.perf_counter()
+    again = grade(root / "submitted", TOPIC, root / "out", source=cases.SOURCE, workers=2, limits=LIMITS,
+                  cell_timeout=CELL_TIMEOUT, progress=False)
+    assert time.perf_counter() - start < 30, "nothing should have been graded again"
+    assert (root / "out" / "grades.csv").read_text() == before
+    assert len(again) == len(rows)
+    lines = (root / "out" / "journal.jsonl").read_text().splitlines()
+    assert len(lines) == len({json.loads(line)["student"] for line in lines}) == len(rows)
