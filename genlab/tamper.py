@@ -185,6 +185,8 @@ def fingerprint(user_ns: dict[str, Any]) -> dict[str, Any]:
     import genlab
 
     objects: dict[str, int] = {}
+    trusted: list[str] = []
+    library = _library_dirs()
     names = list(WATCHED_MODULES) + ["genlab"]
     names += [m.name for m in pkgutil.walk_packages(genlab.__path__, prefix="genlab.")
               if m.name not in TOOLING and not m.name.rsplit(".", 1)[-1].startswith("_")]
@@ -194,12 +196,12 @@ def fingerprint(user_ns: dict[str, Any]) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - an optional module (numpy) may be missing
             continue
         objects[f"sys.modules[{name}]"] = id(module)
-        _record(objects, name, vars(module))
+        _record(objects, name, vars(module), trusted, library)
     for module_name, cls_name in WATCHED_CLASSES:
         cls = getattr(sys.modules.get(module_name), cls_name, None)
         if cls is not None:
             objects[f"{module_name}.{cls_name}"] = id(cls)
-            _record(objects, f"{module_name}.{cls_name}", vars(cls))
+            _record(objects, f"{module_name}.{cls_name}", vars(cls), trusted, library)
     watched = set(objects.values())
     kinds = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
     user, bound = {}, []
@@ -209,10 +211,26 @@ def fingerprint(user_ns: dict[str, Any]) -> dict[str, Any]:
         user[key] = id(value)
         if id(value) in watched and isinstance(value, kinds):
             bound.append(key)
-    return {"objects": objects, "user": user, "bound": bound}
+    return {"objects": objects, "user": user, "bound": bound, "trusted": trusted}
 
 
-def _record(objects: dict[str, int], prefix: str, namespace: dict) -> None:
+def _library_dirs() -> tuple[str, ...]:
+    """Folders of installed code (read-only in the sandbox): a function whose code lives
+    there is the library's own, e.g. torch wrapping ``torch.manual_seed`` when dynamo loads."""
+    import os
+    import sys
+    import sysconfig
+
+    import genlab
+
+    dirs = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    dirs |= {os.path.dirname(os.path.abspath(genlab.__file__)), sys.prefix, sys.base_prefix}
+    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs)
+
+
+def _record(objects: dict[str, int], prefix: str, namespace: dict, trusted: list[str] | None = None,
+            library: tuple[str, ...] = ()) -> None:
+    import os
     import types
 
     for key, value in list(namespace.items()):
@@ -222,8 +240,11 @@ def _record(objects: dict[str, int], prefix: str, namespace: dict) -> None:
             continue  # constants and caches may change legitimately
         objects[f"{prefix}.{key}"] = id(value)
         code = getattr(value, "__code__", None)
-        if code is not None:
+        if isinstance(code, types.CodeType):
             objects[f"{prefix}.{key}.__code__"] = id(code)
+            path = os.path.realpath(code.co_filename) if os.path.isabs(code.co_filename) else ""
+            if trusted is not None and path.startswith(library) and os.path.isfile(path):
+                trusted += [f"{prefix}.{key}", f"{prefix}.{key}.__code__"]
 
 
 def compare(baseline: dict[str, Any], seen_user: dict[str, int], now: dict[str, Any]) -> list[str]:
@@ -231,8 +252,9 @@ def compare(baseline: dict[str, Any], seen_user: dict[str, int], now: dict[str, 
     names were bound to watched objects, and is updated in place."""
     changes = []
     base, cur = baseline["objects"], now["objects"]
+    library = set(now.get("trusted", []))
     for key, ident in base.items():
-        if key in cur and cur[key] != ident:
+        if key in cur and cur[key] != ident and key not in library:
             changes.append(f"{key} was replaced")
         elif key not in cur and not key.endswith(".__code__"):
             changes.append(f"{key} was deleted")
