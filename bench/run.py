@@ -1,7 +1,10 @@
 """Benchmarks of the course, printed as tables (`make bench`).
 
 - every lecture and solution in the `ci` profile: wall time and the kernel's peak memory;
-- grading one submission of each topic (its reference solution) with `genlab grade`.
+- grading one submission of each topic (its reference solution) with `genlab grade`;
+- `python bench/run.py grading [--n 50]`: the sandbox's overhead per submission (bubblewrap
+  vs rlimits only, on the cheap adversarial fixture) and the throughput of grading ``--n``
+  copies of topic 01's solution with 1 and with 2 workers.
 
 Each notebook runs in a fresh child process so that its kernel's peak RSS can be read
 from that process's RUSAGE_CHILDREN.
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -58,13 +62,88 @@ def _grade_time(topic: str) -> tuple[float, str]:
     return total, f"{r.status} {r.score:g}/{r.autograded_max:g}"
 
 
+def _grade_class(folder: Path, topic: str, out: Path, *, workers: int = 1, bwrap: bool = True,
+                 source: Path | None = None) -> tuple[float, list]:
+    from genlab.grading import grade
+
+    saved = os.environ.get("GENLAB_BWRAP")
+    if not bwrap:
+        os.environ["GENLAB_BWRAP"] = "none"
+    try:
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results = grade(folder, topic, out, workers=workers, source=source, progress=False,
+                            log=lambda *a: None)
+        return time.perf_counter() - start, results
+    finally:
+        if saved is None:
+            os.environ.pop("GENLAB_BWRAP", None)
+        else:
+            os.environ["GENLAB_BWRAP"] = saved
+
+
+def _copies(folder: Path, topic: str, n: int, nb) -> None:
+    from genlab.validity import write_submission
+
+    for i in range(n):
+        write_submission(folder, f"student-{i:03d}", topic, nb)
+
+
+def bench_grading(n: int, overhead_n: int = 8) -> None:
+    """Sandbox overhead per submission, and throughput with 1 and 2 workers."""
+    import contextlib
+    import io
+
+    from genlab.sandbox import sandbox_kind
+    from genlab.validity import adversarial_cases, solution_answers, student_notebook
+
+    cases = adversarial_cases()
+    print(f"genlab bench grading — {os.cpu_count()} CPU cores, load average "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}, sandbox {sandbox_kind()[0]}\n")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        _copies(tmp / "fixture", cases.TOPIC, overhead_n, cases.answers(cases.release_notebook()))
+        per = {}
+        for bwrap in (False, True, False, True):   # interleaved: the load drifts
+            with contextlib.redirect_stderr(io.StringIO()):
+                seconds, results = _grade_class(tmp / "fixture", cases.TOPIC, tmp / f"o-fix-{bwrap}-{len(per)}",
+                                                bwrap=bwrap, source=cases.SOURCE)
+            per.setdefault(bwrap, []).append(sum(r.seconds for r in results) / len(results))
+            assert all(r.status == "graded" and r.score == 10 for r in results), results
+        plain, boxed = (min(per[False]), min(per[True]))
+        rows.append((f"fixture, {overhead_n} submissions, 1 worker", f"{plain:.2f}", f"{boxed:.2f}",
+                     f"{boxed - plain:+.2f}"))
+    print(format_table(rows, ("per submission", "rlimits only s", "bubblewrap s", "overhead s")))
+    print()
+    topic = topics()[0]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        _copies(tmp / "class", topic, n, student_notebook(topic, solution_answers(topic)))
+        walls = {}
+        for workers in (1, 2):
+            seconds, results = _grade_class(tmp / "class", topic, tmp / f"o-{workers}", workers=workers)
+            ok = sum(r.status == "graded" and r.score == r.autograded_max for r in results)
+            walls[workers] = seconds
+            rows.append((f"{n} x {topic} solution", workers, f"{seconds:.1f}", f"{seconds / n:.1f}",
+                         f"{walls[1] / seconds:.2f}x", f"{ok}/{n}"))
+    print(format_table(rows, ("class", "workers", "wall s", "s per submission", "speed-up", "full marks")))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("what", nargs="?", default="all", choices=("all", "grading"))
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--topic", help="only this topic (slug)")
+    parser.add_argument("--n", type=int, default=50, help="submissions in the grading throughput run")
     args = parser.parse_args()
     if args.one:
         _one(args.one)
+        return
+    if args.what == "grading":
+        bench_grading(args.n)
         return
     chosen = [t for t in topics() if not args.topic or t.startswith(args.topic)]
     print(f"genlab bench — {os.cpu_count()} CPU cores, profile ci\n")

@@ -28,11 +28,11 @@ WATCHED_MODULES = ("builtins", "math", "torch", "torch.nn", "torch.nn.functional
                    "numpy", "numpy.testing")
 WATCHED_CLASSES = (("torch", "Tensor"), ("torch._C", "TensorBase"), ("torch.nn", "Module"))
 SUSPICIOUS_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals",
-                    "get_ipython", "reload"}
-SUSPICIOUS_MODULES = {"builtins", "gc", "ctypes", "importlib", "inspect", "unittest.mock", "mock",
-                      "IPython", "sys"}
-SUSPICIOUS_ATTRS = {"modules", "__dict__", "__builtins__", "__code__", "__globals__", "__class__",
-                    "f_globals", "f_locals", "f_back"}
+                    "get_ipython"}        # called by their bare name (model.eval() is fine)
+SUSPICIOUS_METHODS = {"reload", "__setattr__", "__delattr__"}
+SUSPICIOUS_MODULES = {"builtins", "gc", "ctypes", "importlib", "unittest.mock", "mock", "IPython"}
+SUSPICIOUS_ATTRS = {"__dict__", "__builtins__", "__code__", "__globals__", "f_globals", "f_locals",
+                    "f_back"}
 BUILTIN_NAMES = {n for n in dir(builtins) if not n.startswith("_")}
 
 
@@ -45,29 +45,32 @@ def _python_source(source: str) -> str:
         return source
 
 
-def _bound_names(tree: ast.AST) -> tuple[set[str], set[str]]:
-    """(names bound by imports anywhere, names defined at top level) in a parsed cell."""
-    imported, defined = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                imported.add(alias.asname or alias.name.split(".")[0])
-    for node in getattr(tree, "body", []):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defined.add(node.name)
-    return imported, defined
+def _import_origins(node: ast.Import | ast.ImportFrom) -> dict[str, str]:
+    """Name bound -> what it is bound to, e.g. F -> torch.nn.functional."""
+    out = {}
+    for alias in node.names:
+        if isinstance(node, ast.ImportFrom):
+            out[alias.asname or alias.name] = f"{'.' * node.level}{node.module or ''}.{alias.name}"
+        else:
+            out[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+    return out
 
 
-def protected_names(locked_sources: list[str]) -> set[str]:
-    """Names a submission must not rebind: what the locked and test cells import or define."""
-    names = set()
+def protected_names(locked_sources: list[str]) -> dict[str, str]:
+    """Names a submission must not rebind: what the locked and test cells import (name ->
+    origin) or define at top level (name -> 'def')."""
+    names: dict[str, str] = {}
     for source in locked_sources:
         try:
             tree = ast.parse(_python_source(source))
         except SyntaxError:
             continue
-        imported, defined = _bound_names(tree)
-        names |= imported | defined
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update(_import_origins(node))
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names[node.name] = "def"
     return names
 
 
@@ -77,20 +80,21 @@ def _root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def static_scan(student_sources: list[str], protected: set[str]) -> list[str]:
+def static_scan(student_sources: list[str], protected: dict[str, str]) -> list[str]:
     """One line per suspicious statement in the student's cells (empty when clean)."""
     findings: list[str] = []
-    protected = protected | BUILTIN_NAMES
-    modules: set[str] = set()
+    protected = {**{n: f"builtins.{n}" for n in BUILTIN_NAMES}, **protected}
     trees = []
     for source in student_sources:
         try:
             trees.append(ast.parse(_python_source(source)))
         except SyntaxError:
             continue  # an honest mistake; the tests will say so
+    modules = {n for n, origin in protected.items() if origin != "def" and not origin.startswith("builtins.")}
     for tree in trees:
-        modules |= _bound_names(tree)[0]
-    module_roots = modules | protected - BUILTIN_NAMES
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules |= set(_import_origins(node))
 
     def flag(node: ast.AST, what: str) -> None:
         findings.append(f"line {getattr(node, 'lineno', '?')}: {what}")
@@ -98,25 +102,27 @@ def static_scan(student_sources: list[str], protected: set[str]) -> list[str]:
     def check_target(target: ast.AST, top: bool) -> None:
         if isinstance(target, ast.Name) and top and target.id in protected:
             flag(target, f"rebinds {target.id!r}, a builtin or a name the notebook provides")
-        elif isinstance(target, ast.Attribute) and _root_name(target) in module_roots:
-            flag(target, f"assigns to {ast.unparse(target)}, an attribute of an imported module")
-        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute) \
-                and target.value.attr in SUSPICIOUS_ATTRS:
+        elif isinstance(target, ast.Attribute) and (_root_name(target) in modules or
+                                                    target.attr in SUSPICIOUS_ATTRS):
+            flag(target, f"assigns to {ast.unparse(target)}, an attribute of a module or function")
+        elif isinstance(target, ast.Subscript) and (
+                isinstance(target.value, ast.Attribute) and target.value.attr in SUSPICIOUS_ATTRS | {"modules"}
+                or isinstance(target.value, ast.Call) and ast.unparse(target.value.func) in ("globals", "vars")):
             flag(target, f"assigns into {ast.unparse(target.value)}")
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            for t in target.elts:
+        elif isinstance(target, (ast.Tuple, ast.List, ast.Starred)):
+            for t in getattr(target, "elts", [getattr(target, "value", None)]):
                 check_target(t, top)
 
     for tree in trees:
-        top_level = set(map(id, tree.body))
+        top_level = {id(node) for node in tree.body}
         for node in ast.walk(tree):
             top = id(node) in top_level
             if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
                 for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
                     check_target(target, top)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and top \
-                    and node.name in protected:
-                flag(node, f"redefines {node.name!r}, a builtin or a name the notebook provides")
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if top and node.name in protected:
+                    flag(node, f"redefines {node.name!r}, a builtin or a name the notebook provides")
             elif isinstance(node, (ast.For, ast.With)) and top:
                 targets = [node.target] if isinstance(node, ast.For) else \
                     [i.optional_vars for i in node.items if i.optional_vars is not None]
@@ -124,42 +130,30 @@ def static_scan(student_sources: list[str], protected: set[str]) -> list[str]:
                     check_target(t, top)
             elif isinstance(node, ast.Delete):
                 for t in node.targets:
-                    if isinstance(t, ast.Attribute) and _root_name(t) in module_roots:
+                    if isinstance(t, ast.Attribute) and _root_name(t) in modules or \
+                            isinstance(t, ast.Name) and top and t.id in protected:
                         flag(t, f"deletes {ast.unparse(t)}")
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                mod = node.module if isinstance(node, ast.ImportFrom) else None
-                for alias in node.names:
-                    full = f"{mod}.{alias.name}" if mod else alias.name
-                    if any(full == s or full.startswith(s + ".") for s in SUSPICIOUS_MODULES) or \
-                            (mod and mod.split(".")[0] in SUSPICIOUS_MODULES):
+                mod = node.module or "" if isinstance(node, ast.ImportFrom) else ""
+                for name, origin in _import_origins(node).items():
+                    full = origin.lstrip(".")
+                    if any(full == m or full.startswith(m + ".") for m in SUSPICIOUS_MODULES) or \
+                            mod.split(".")[0] in SUSPICIOUS_MODULES:
                         flag(node, f"imports {full}")
-                    elif top and (alias.asname or alias.name.split(".")[0]) in protected \
-                            and not _same_import(node, alias):
-                        flag(node, f"rebinds {(alias.asname or alias.name)!r} by an import")
+                    elif top and name in protected and protected[name] not in (origin, "def"):
+                        flag(node, f"rebinds {name!r} by importing {full}")
             elif isinstance(node, ast.Call):
-                name = node.func.id if isinstance(node.func, ast.Name) else \
-                    node.func.attr if isinstance(node.func, ast.Attribute) else None
-                if name in SUSPICIOUS_CALLS:
-                    flag(node, f"calls {name}()")
-            elif isinstance(node, ast.Attribute) and node.attr in SUSPICIOUS_ATTRS:
+                if isinstance(node.func, ast.Name) and node.func.id in SUSPICIOUS_CALLS or \
+                        isinstance(node.func, ast.Attribute) and node.func.attr in SUSPICIOUS_METHODS:
+                    flag(node, f"calls {ast.unparse(node.func)}()")
+            elif isinstance(node, ast.Attribute) and (node.attr in SUSPICIOUS_ATTRS or
+                                                      node.attr == "modules" and _root_name(node) == "sys"):
                 flag(node, f"uses {ast.unparse(node)}")
-            elif isinstance(node, ast.Global) and top is False:
+            elif isinstance(node, ast.Global) and not top:
                 bad = [n for n in node.names if n in protected]
                 if bad:
                     flag(node, f"declares global {', '.join(bad)}")
     return list(dict.fromkeys(findings))
-
-
-_CANONICAL = {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional", "np": "numpy",
-              "plt": "matplotlib.pyplot", "math": "math"}
-
-
-def _same_import(node: ast.AST, alias: ast.alias) -> bool:
-    """``import torch`` or ``from torch import nn`` again binds the same object: not tampering."""
-    if isinstance(node, ast.Import):
-        bound = alias.asname or alias.name.split(".")[0]
-        return _CANONICAL.get(bound, bound) == (alias.name if alias.asname else alias.name.split(".")[0])
-    return alias.asname is None or alias.asname == alias.name
 
 
 # ---------------------------------------------------------------- inside the kernel

@@ -76,6 +76,7 @@ def test_feedback_html_for_graded_students(graded):
     out, rows, _ = graded
     html = (out / "feedback" / "solution" / TOPIC / f"{TOPIC}.html").read_text()
     assert "test_pca_hidden" in html or "Task 1" in html
+    assert "Generator().manual_seed(2024)" not in html, "hidden test code must not reach students"
     assert rows["solution"]["feedback"].endswith(".html")
     assert solution_path(TOPIC).is_file()
 

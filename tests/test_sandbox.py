@@ -37,6 +37,8 @@ PROTECTED = tamper.protected_names(["import torch\nimport torch.nn.functional as
     "torch = None",
     "import numpy as torch",
     "exec('torch.allclose = print')",
+    "from mylib import check_close",
+    "del check_close",
 ])
 def test_static_scan_flags_tampering(source):
     assert tamper.static_scan([source], PROTECTED), source
@@ -50,6 +52,9 @@ def test_static_scan_flags_tampering(source):
     "x = torch.randn(3)\nfor i in range(3):\n    x[i] = i",
     "import numpy as np\nnp.random.seed(0)",
     "def broken(:",  # a syntax error is an honest mistake
+    "model.eval()\nfor m in model.modules():\n    pass",
+    "import sys\nprint(sys.version, x.__class__.__name__)",
+    "from torch import nn\nimport torch.nn.functional as F\nfrom genlab.checks import check_close",
 ])
 def test_static_scan_leaves_honest_code_alone(source):
     assert tamper.static_scan([source], PROTECTED) == []
