@@ -117,8 +117,9 @@ def _classify(log: str) -> tuple[str, str]:
         if match:
             line = next((ln.strip() for ln in log.splitlines() if match.group(0) in ln), "")
             return status, f"{reason} ({line[:160]})" if line else reason
-    last = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    return "error", f"nbgrader failed: {last[-1][:200] if last else 'no log'}"
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if re.search(r"\w(Error|Exception)\b", ln) and "see the the above" not in ln]
+    return "error", f"nbgrader failed: {(errors or lines or ['no log'])[-1][:240]}"
 
 
 def _precheck(path: Path, release: nbformat.NotebookNode) -> tuple[str, str] | nbformat.NotebookNode:
@@ -287,6 +288,7 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
     config.GenerateFeedback.preprocessors = _feedback_preprocessors()
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     outcome = api.autograde(job.topic, student, force=True, create=True)
+    (work / "nbgrader.log").write_text((outcome.get("log") or "") + "\n" + (outcome.get("error") or ""))
     verdict = _read_json(work / "verdict.json") or {}
     autograded = job.out / "autograded" / student / job.topic / notebook.name
     sandbox = verdict.get("sandbox", job.sandbox)
@@ -328,7 +330,7 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
         result.status = "memory"
         result.reason = (f"a cell ran out of memory (limit {job.limits.memory_mb} MB per process); "
                          "the other cells were graded")
-    notes += [f"output of {c} truncated" for c in verdict.get("truncated", [])[:3]]
+    notes += [f"output of {c} truncated" for c in verdict.get("truncated", [])[:3]] + verdict.get("notes", [])
     if not feedback["success"]:
         notes.append("feedback HTML failed")
     if notes:
@@ -356,10 +358,11 @@ def _feedback_preprocessors() -> list:
 
 
 def _sandbox_uid(kind: str, slot: int) -> int | None:
-    """Root inside the sandbox would ignore RLIMIT_NPROC: an unprivileged uid per worker
-    slot, so that one sandbox's processes never count against another's. Without bwrap
-    there is no private mount of the environment, which that uid might not read."""
-    return SANDBOX_UID + slot if kind == "bwrap" and os.geteuid() == 0 else None
+    """Root inside the sandbox would ignore RLIMIT_NPROC: an unprivileged uid of its own for
+    each grading process (from its pid, unique while it runs, also across concurrent runs),
+    so that one sandbox's processes never count against another's. Without bwrap there is
+    no private mount of the environment, which that uid might not read: stay as we are."""
+    return SANDBOX_UID + os.getpid() if kind == "bwrap" and os.geteuid() == 0 else None
 
 
 def _kernel_exit(work: Path) -> str:
@@ -398,8 +401,7 @@ def _child(job: _Job, student: str, slot: int) -> None:
         result = _grade_student(job, student, slot)
     except BaseException as exc:  # noqa: BLE001 - whatever happens, the student gets a status
         result = Result(student, "error", reason=f"grader error: {exc.__class__.__name__}: {exc}"[:300])
-    for scratch in (work / "scratch", work / "run"):  # what the kernel wrote, now useless
-        shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(work / "scratch", ignore_errors=True)  # what the kernel wrote, now useless
     result.seconds = round(time.perf_counter() - start, 1)
     path = job.out / ".work" / student / "result.json"
     path.parent.mkdir(parents=True, exist_ok=True)

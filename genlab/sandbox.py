@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -39,7 +40,7 @@ from jupyter_core.utils import run_sync
 
 from genlab.course import REPO_ROOT
 
-SANDBOX_UID = 60000  # + the worker's slot: RLIMIT_NPROC counts per uid
+SANDBOX_UID = 100_000  # + the grading process's pid: RLIMIT_NPROC counts per uid
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ class SandboxKernelManager(AsyncKernelManager):
             os.chown(self.connection_file, box.uid, box.uid)
         kw["cwd"] = str(box.scratch if box.kind != "bwrap" else box.runtime)
         kw["env"] = box.kernel_env() if box.kind != "bwrap" else {"PATH": os.environ.get("PATH", "")}
-        log = open(box.runtime.parent / "kernel-stderr.txt", "wb")  # noqa: SIM115 - the kernel keeps it
+        log = open(box.scratch.parent / "kernel-stderr.txt", "wb")  # noqa: SIM115 - the kernel keeps it
         kw["stdout"] = subprocess.DEVNULL
         kw["stderr"] = log
         try:
@@ -389,6 +390,7 @@ class SandboxedExecute(Execute):
         self._skipped: list[str] = []
         self._timeouts: list[str] = []
         self._truncated: list[str] = []
+        self._notes: list[str] = []
         self._output_bytes: dict[int, int] = {}
 
     @property
@@ -399,7 +401,10 @@ class SandboxedExecute(Execute):
         km = super().create_kernel_manager()
         state = Path(self.state_dir)
         cwd = Path(self.resources.get("metadata", {}).get("path") or ".").resolve()
-        box = Sandbox(cwd=cwd, scratch=state / "scratch", runtime=state / "run", limits=self.limits,
+        # ZMQ's ipc sockets live in the runtime folder, and a Unix socket's path may not pass
+        # 107 bytes: a short one under /tmp, not the (deep) output folder.
+        runtime = Path(tempfile.mkdtemp(prefix="genlab-kernel-"))
+        box = Sandbox(cwd=cwd, scratch=state / "scratch", runtime=runtime, limits=self.limits,
                       kind=self.sandbox_kind, uid=self.sandbox_uid,
                       env=json.loads(self.kernel_env_json))
         box.prepare()
@@ -426,20 +431,26 @@ class SandboxedExecute(Execute):
             if self._watchdog:
                 self._watchdog.stop()
             self._write_verdict()
+            if self._box:
+                shutil.rmtree(self._box.runtime, ignore_errors=True)
 
     def _write_verdict(self) -> None:
         dog = self._watchdog
         verdict = {"violation": dog.violation if dog else None,
                    "peak_rss_mb": round(dog.peak_rss_mb, 1) if dog else None,
                    "tampering": self._tampering, "skipped": self._skipped,
-                   "timeouts": self._timeouts, "truncated": self._truncated,
+                   "timeouts": self._timeouts, "truncated": self._truncated, "notes": self._notes,
                    "sandbox": self.sandbox_kind}
         Path(self.state_dir, "verdict.json").write_text(json.dumps(verdict))
 
-    async def _probe(self) -> dict | None:
+    async def _probe(self, timeout: int | None = None) -> dict | None:
         msg_id = self.kc.execute("", silent=True, store_history=False,
                                  user_expressions={"fp": tamper.PROBE_EXPRESSION})
-        reply = await self.async_wait_for_reply(msg_id)
+        saved, self.timeout = self.timeout, max(self.timeout or 0, timeout or 0) or self.timeout
+        try:
+            reply = await self.async_wait_for_reply(msg_id)
+        finally:
+            self.timeout = saved
         if reply is None or reply.get("content", {}).get("status") != "ok":
             return {}  # the kernel is busy (a cell still runs): the next cell will time out
         found = reply["content"].get("user_expressions", {}).get("fp", {})
@@ -451,9 +462,14 @@ class SandboxedExecute(Execute):
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         runs = cell.cell_type == "code" and cell.source.strip()
         meta = cell.metadata.get("nbgrader", {})
+        course_cell = bool(meta.get("locked") or meta.get("grade")) and not meta.get("solution")
         if runs and self._baseline is None:
-            self._baseline = await self._probe() or {"objects": {}, "user": {}, "bound": []}
-        elif runs and meta.get("grade") and not meta.get("solution"):
+            # The first probe imports genlab (and so torch): give it time on a busy machine.
+            self._baseline = await self._probe(timeout=120)
+            if not self._baseline:
+                self._notes.append("the tamper probe could not take its baseline: only names were checked")
+                self._baseline = {"objects": {}, "user": {}, "bound": []}
+        if runs and meta.get("grade") and not meta.get("solution"):
             now = await self._probe()
             changes = (["the tamper probe could not run (builtins or genlab removed?)"] if now is None
                        else tamper.compare(self._baseline, self._seen_user, now) if now else [])
@@ -469,7 +485,12 @@ class SandboxedExecute(Execute):
                                "library or builtin objects (" + "; ".join(self._tampering[:3]) + ")"])]
                 self.nb["cells"][cell_index] = cell
                 return cell
-        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if runs and course_cell and not self._tampering:
+            now = await self._probe()
+            if now:  # what the course's own cell imported joins the baseline
+                tamper.extend(self._baseline, self._seen_user, now)
+        return cell
 
     execute_cell = run_sync(async_execute_cell)
 

@@ -8,12 +8,13 @@ Two checks, both of which flag a submission for review without changing how it r
   ``genlab.checks.check_close = ...``), and the tools for doing that indirectly
   (``setattr``, ``exec``, ``sys.modules``, ``builtins``, ``gc``, ``ctypes``, IPython magics
   and shell escapes).
-- :func:`fingerprint` runs *inside* the kernel, before the first cell and before every test
-  cell: it returns the identity of every object in the watched modules (builtins, math,
-  torch, torch.nn.functional, torch.linalg, the Tensor and Module classes, all of genlab)
-  and of the user namespace's names bound to them. The grader keeps the first one outside
-  the kernel and compares (:func:`compare`); a test cell that would run after a change is
-  not run and scores zero, and the submission is marked ``tampered``.
+- :func:`fingerprint` runs *inside* the kernel, before the first cell, after every cell of
+  the course and before every test cell: it returns the identity of every object in the
+  loaded watched modules (builtins, math, torch, torch.nn.functional, torch.linalg, numpy,
+  the Tensor and Module classes, genlab) and of the user names bound to them. The grader
+  keeps a baseline outside the kernel, extends it with what the course's cells load
+  (:func:`extend`) and compares before each test (:func:`compare`); a test cell that would
+  run after a change is not run and scores zero, and the submission is marked ``tampered``.
 
 A determined student can still defeat checks that run in the same process as their code;
 the static scan names the tools that needs, so such a submission is flagged as well.
@@ -170,24 +171,20 @@ _DUNDERS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool_
 
 
 def fingerprint(user_ns: dict[str, Any]) -> dict[str, Any]:
-    """Identities of the watched objects, and of every user name (runs in the kernel)."""
-    import importlib
-    import pkgutil
+    """Identities of the watched objects that are loaded, and of every user name (runs in
+    the kernel; imports nothing the notebook has not imported)."""
     import sys
     import types
-
-    import genlab
 
     objects: dict[str, int] = {}
     trusted: list[str] = []
     library = _library_dirs()
-    names = list(WATCHED_MODULES) + ["genlab"]
-    names += [m.name for m in pkgutil.walk_packages(genlab.__path__, prefix="genlab.")
-              if m.name not in TOOLING and not m.name.rsplit(".", 1)[-1].startswith("_")]
+    names = [m for m in WATCHED_MODULES if m in sys.modules]
+    names += [m for m in list(sys.modules) if (m == "genlab" or m.startswith("genlab."))
+              and m not in TOOLING and not m.rsplit(".", 1)[-1].startswith("_")]
     for name in names:
-        try:
-            module = sys.modules.get(name) or importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - an optional module (numpy) may be missing
+        module = sys.modules.get(name)
+        if module is None:
             continue
         objects[f"sys.modules[{name}]"] = id(module)
         _record(objects, name, vars(module), trusted, library)
@@ -236,21 +233,39 @@ def _record(objects: dict[str, int], prefix: str, namespace: dict, trusted: list
         code = getattr(value, "__code__", None)
         if isinstance(code, types.CodeType):
             objects[f"{prefix}.{key}.__code__"] = id(code)
-            path = os.path.realpath(code.co_filename) if os.path.isabs(code.co_filename) else ""
-            if trusted is not None and path.startswith(library) and os.path.isfile(path):
+            if trusted is not None and _is_library_file(code.co_filename, library):
                 trusted += [f"{prefix}.{key}", f"{prefix}.{key}.__code__"]
 
 
+_LIBRARY_FILES: dict[str, bool] = {}
+
+
+def _is_library_file(filename: str, library: tuple[str, ...]) -> bool:
+    import os
+
+    if filename not in _LIBRARY_FILES:
+        path = os.path.realpath(filename) if os.path.isabs(filename) else ""
+        _LIBRARY_FILES[filename] = bool(path) and path.startswith(library) and os.path.isfile(path)
+    return _LIBRARY_FILES[filename]
+
+
+def extend(baseline: dict[str, Any], seen_user: dict[str, int], now: dict[str, Any]) -> None:
+    """After a cell of the course ran: what it imported or bound becomes part of the baseline."""
+    for key, ident in now["objects"].items():
+        baseline["objects"].setdefault(key, ident)
+    for name in now["bound"]:
+        seen_user.setdefault(name, now["user"][name])
+
+
 def compare(baseline: dict[str, Any], seen_user: dict[str, int], now: dict[str, Any]) -> list[str]:
-    """What changed since the baseline (grader side); ``seen_user`` remembers which user
-    names were bound to watched objects, and is updated in place."""
+    """What changed since the baseline (grader side)."""
     changes = []
     base, cur = baseline["objects"], now["objects"]
     library = set(now.get("trusted", []))
     for key, ident in base.items():
         if key in cur and cur[key] != ident and key not in library:
             changes.append(f"{key} was replaced")
-        elif key not in cur and not key.endswith(".__code__"):
+        elif key not in cur and not key.endswith(".__code__") and f"sys.modules[{key.split('.')[0]}]" in cur:
             changes.append(f"{key} was deleted")
     for key in cur.keys() - base.keys():
         if key.startswith("builtins."):
@@ -258,6 +273,4 @@ def compare(baseline: dict[str, Any], seen_user: dict[str, int], now: dict[str, 
     for name, ident in seen_user.items():
         if name in now["user"] and now["user"][name] != ident:
             changes.append(f"the name {name!r} was rebound")
-    for name in now["bound"]:
-        seen_user.setdefault(name, now["user"][name])
     return changes
