@@ -90,7 +90,7 @@ def _copies(folder: Path, topic: str, n: int, nb) -> None:
         write_submission(folder, f"student-{i:03d}", topic, nb)
 
 
-def bench_grading(n: int, overhead_n: int = 8) -> None:
+def bench_grading(n: int, overhead_n: int = 6) -> None:
     """Sandbox overhead per submission, and throughput with 1 and 2 workers."""
     import contextlib
     import io

@@ -187,8 +187,10 @@ CASES: list[Case] = [
          lambda nb, c: answers(nb, square="while True:\n    pass"), min_score=5),
     Case("infinite-loop-uninterruptible", "loops forever and swallows KeyboardInterrupt", "timeout", 0,
          lambda nb, c: answers(nb, prefix=UNINTERRUPTIBLE)),
-    Case("slow-test", "an answer that hangs only when a test calls it", "timeout", 5,
-         lambda nb, c: answers(nb, square="def square(x):\n    import time\n    time.sleep(3600)"), min_score=5),
+    Case("slow-test", "an answer that hangs only when the hidden test calls it", "timeout", 7,
+         lambda nb, c: answers(nb, square="def square(x):\n    if x.numel() == 2 and float(x[0]) == 3.0:\n"
+                                          "        import time\n        time.sleep(3600)\n    return x * x"),
+         min_score=7),
     Case("memory-huge-tensor", "allocates a 400 GB tensor", "memory", 5,
          lambda nb, c: answers(nb, prefix="_x = torch.empty(10**11)"), min_score=5),
     Case("memory-grow", "grows a list until memory runs out", "memory", 5,
