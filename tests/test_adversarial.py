@@ -2,6 +2,7 @@
 real pipeline (``genlab.grading.grade``, two workers, the sandbox), then checked for its
 status and score, for files read or written outside the sandbox and for connections."""
 import csv
+import os
 import json
 import socket
 import sqlite3
@@ -70,7 +71,8 @@ def _grade_class(root):
 def graded(tmp_path_factory):
     if sandbox_kind()[0] != "bwrap":
         pytest.skip("bubblewrap is not available: the adversarial suite needs the sandbox")
-    root = tmp_path_factory.getbasetemp().parent / "adversarial-class"
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "adversarial-class"
     with FileLock(f"{root}.lock"):
         if not (root / "run.json").is_file():
             root.mkdir(exist_ok=True)
