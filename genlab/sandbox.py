@@ -201,7 +201,9 @@ class Sandbox:
         args = [_bwrap_path(), *_namespace_args(), "--clearenv"]
         for key, value in self.kernel_env().items():
             args += ["--setenv", key, value]
-        args += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
+        # a sticky, world-writable /tmp: the kernel runs as its own unprivileged uid
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(self.limits.tmp_mb * 2**20),
+                 "--tmpfs", "/tmp"]
         binds = [(p, "--ro-bind") for p in _readonly_paths()]
         binds += [(self.runtime, "--bind")]
         binds.append((self.cwd, "--bind"))

@@ -145,7 +145,9 @@ def test_lecture_runs_and_its_sliders_redraw_the_figures(page, student_lab, kern
     assert sliders.count() >= 1, "expected at least one slider in a lecture with widgets"
     for i in range(sliders.count()):
         slider = sliders.nth(i)
-        output = slider.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' jp-OutputArea ')][1]")
+        # the slider's own interactive widget (its figure), not the cell's whole output area,
+        # which may hold other figures drawn before the slider
+        output = slider.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' widget-interact ')][1]")
         readout = slider.locator(".widget-readout")
         value, picture = readout.text_content(), output.locator("img").first.get_attribute("src")
         slider.scroll_into_view_if_needed()
