@@ -90,3 +90,19 @@ def test_output_folder_opens_in_formgrader(graded):
     config = PyFileConfigLoader("nbgrader_config.py", path=str(out)).load_config()
     assert config.CourseDirectory.db_url == f"sqlite:///{out / 'gradebook.db'}"
     assert config.CourseDirectory.root == str(out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("topic", [t for t in __import__("genlab.course", fromlist=["topics"]).topics()
+                                   if t != TOPIC])
+def test_every_other_topic_solution_full_marks_blank_zero(topic, tmp_path):
+    """Topic 01 is graded above with its broken submissions; every other topic's reference
+    solution and blank release go through the same pipeline here."""
+    from genlab.grading import grade
+
+    build_submissions(topic, tmp_path / "submitted", mutants=[], broken=False)
+    results = {r.student: r for r in grade(tmp_path / "submitted", topic, tmp_path / "out",
+                                           progress=False, workers=2)}
+    sol, blank = results["solution"], results["blank"]
+    assert sol.status == "graded" and sol.score == sol.autograded_max > 0, (sol.status, sol.reason, sol.score)
+    assert blank.status == "graded" and blank.score == 0, (blank.status, blank.reason, blank.score)
