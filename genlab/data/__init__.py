@@ -7,3 +7,6 @@ from genlab.data.procedural import closed_polygons, mixture_2d, mixture_centres
 
 __all__ = ["EMOJI_GROUPS", "FASHION_CLASSES", "MNIST_CLASSES", "DataNotFoundError", "EmojiSet",
            "closed_polygons", "emoji", "fashion_mnist", "mixture_2d", "mixture_centres", "mnist"]
+from genlab.data.edges import sobel_edges, sobel_magnitude  # noqa: E402
+
+__all__ += ["sobel_edges", "sobel_magnitude"]
