@@ -10,3 +10,6 @@ __all__ = ["EMOJI_GROUPS", "FASHION_CLASSES", "MNIST_CLASSES", "DataNotFoundErro
 from genlab.data.edges import sobel_edges, sobel_magnitude  # noqa: E402
 
 __all__ += ["sobel_edges", "sobel_magnitude"]
+from genlab.data.procedural import unpaired_shape_change, unpaired_shapes  # noqa: E402
+
+__all__ += ["unpaired_shape_change", "unpaired_shapes"]

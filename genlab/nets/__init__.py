@@ -6,3 +6,6 @@ from genlab.nets.unet import NoisyClassifier, UNet, timestep_embedding
 
 __all__ = ["ConditionalDCGANDiscriminator", "ConvClassifier", "MLPDiscriminator", "MLPGenerator",
            "NoisyClassifier", "UNet", "timestep_embedding"]
+from genlab.nets.translation import InstanceNormPatchDiscriminator, ResnetGenerator  # noqa: E402
+
+__all__ += ["InstanceNormPatchDiscriminator", "ResnetGenerator"]
