@@ -4,6 +4,8 @@ from genlab.data.idx import FASHION_CLASSES, MNIST_CLASSES, DataNotFoundError, f
 from genlab.data.openmoji import GROUPS as EMOJI_GROUPS
 from genlab.data.openmoji import EmojiSet, emoji
 from genlab.data.procedural import closed_polygons, mixture_2d, mixture_centres
+from genlab.data.quantise import dequantise, quantise
 
 __all__ = ["EMOJI_GROUPS", "FASHION_CLASSES", "MNIST_CLASSES", "DataNotFoundError", "EmojiSet",
-           "closed_polygons", "emoji", "fashion_mnist", "mixture_2d", "mixture_centres", "mnist"]
+           "closed_polygons", "emoji", "fashion_mnist", "mixture_2d", "mixture_centres", "mnist",
+           "dequantise", "quantise"]
