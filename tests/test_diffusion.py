@@ -112,6 +112,11 @@ def test_lowres_classifier_fd_is_small_for_the_same_distribution():
     assert same < 0.1 * noise
 
 
+# MSE of the shipped model's noise prediction on 256 test images: 0.27 / 0.017 / 0.0018 at
+# t = 50 / 500 / 900 (1000 training steps); an untrained U-Net: 1.15 at every t.
+MSE_BARS = {50: 0.5, 500: 0.1, 900: 0.05}
+
+
 def test_shipped_ddpm_model_predicts_the_noise():
     """The shipped ε-prediction U-Net (genlab zoo export 09) beats the zero predictor (MSE 1) by far."""
     from genlab import zoo
