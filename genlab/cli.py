@@ -149,6 +149,14 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_zoo(args: argparse.Namespace) -> int:
     from genlab import zoo
 
+    if args.action == "export":
+        from genlab.export import export
+
+        if not args.topic:
+            raise SystemExit("genlab zoo export needs a topic, e.g. genlab zoo export 09 --profile cpu --seed 0")
+        path, meta = export(args.topic, args.profile, args.seed, write=not args.out, out=args.out)
+        print(f"wrote {path}: {meta['figure']}")
+        return 0
     return zoo.main([args.action])
 
 
@@ -190,8 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--download", action="store_true", help="download into data/cache if missing")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("zoo", help="list or verify the shipped checkpoints")
-    p.add_argument("action", choices=("list", "verify"), nargs="?", default="list")
+    p = sub.add_parser("zoo", help="list or verify the shipped checkpoints, or export a topic's")
+    p.add_argument("action", choices=("list", "verify", "export"), nargs="?", default="list")
+    p.add_argument("topic", nargs="?", help="export: the topic whose solution notebook makes the checkpoint")
+    p.add_argument("--profile", default="cpu", choices=("ci", "cpu", "gpu"), help="export: the training profile")
+    p.add_argument("--seed", type=int, default=0, help="export: the seed")
+    p.add_argument("--out", help="export: save here instead of data/checkpoints (no MANIFEST row)")
     p.set_defaults(func=cmd_zoo)
 
     args = parser.parse_args(argv)

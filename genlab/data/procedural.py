@@ -252,3 +252,20 @@ def unpaired_shapes(n: int, *, seed: int = 0, size: int = 32) -> UnpairedDomains
     a_to_b = render_shapes(attrs_a, size=size, style="striped")[0]
     b_to_a = render_shapes(attrs_b, size=size)[0]
     return UnpairedDomains(a, b, a_to_b, b_to_a)
+
+
+def unpaired_shape_change(n: int, *, seed: int = 0, size: int = 32,
+                          pair: tuple[str, str] = ("square", "star")) -> UnpairedDomains:
+    """Unpaired domains that differ in geometry: ``pair[0]`` shapes (A) and ``pair[1]`` shapes (B).
+
+    Colour, background, size and position are kept by the hidden translation; only the
+    outline changes. The counterpart of :func:`unpaired_shapes` (a texture change), to show
+    that CycleGAN translates texture and colour far better than shape."""
+    attrs_a = sample_shape_attributes(n, seed=seed, shapes=pair[:1])
+    attrs_b = sample_shape_attributes(n, seed=seed + 7919, shapes=pair[1:])
+    swap = lambda attrs, name: {**attrs, "shape": torch.full_like(attrs["shape"], SHAPES.index(name))}
+    a = render_shapes(attrs_a, size=size)[0]
+    b = render_shapes(attrs_b, size=size)[0]
+    a_to_b = render_shapes(swap(attrs_a, pair[1]), size=size)[0]
+    b_to_a = render_shapes(swap(attrs_b, pair[0]), size=size)[0]
+    return UnpairedDomains(a, b, a_to_b, b_to_a)

@@ -1,8 +1,12 @@
 """Provided networks that no student writes: evaluation classifiers, the denoising U-Net and
-the GAN backbones."""
+the GAN backbones, the VAE."""
 from genlab.nets.classifiers import ConvClassifier
 from genlab.nets.gan import ConditionalDCGANDiscriminator, MLPDiscriminator, MLPGenerator
 from genlab.nets.unet import NoisyClassifier, UNet, timestep_embedding
+from genlab.nets.vae import CategoricalVAE
 
-__all__ = ["ConditionalDCGANDiscriminator", "ConvClassifier", "MLPDiscriminator", "MLPGenerator",
+__all__ = ["CategoricalVAE", "ConditionalDCGANDiscriminator", "ConvClassifier", "MLPDiscriminator", "MLPGenerator",
            "NoisyClassifier", "UNet", "timestep_embedding"]
+from genlab.nets.translation import InstanceNormPatchDiscriminator, ResnetGenerator  # noqa: E402
+
+__all__ += ["InstanceNormPatchDiscriminator", "ResnetGenerator"]

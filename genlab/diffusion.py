@@ -1,0 +1,202 @@
+"""Diffusion plumbing shared by topics 09–12 (no assignment answers in here).
+
+What the students write — q_sample, the ε-prediction loss, the posterior, the DDPM and DDIM
+steps — lives in the solution notebooks. This module only provides what every diffusion
+notebook needs around those pieces:
+
+- :func:`beta_schedule`: the β_t tables of Ho et al. (linear 1e-4 → 0.02) and Nichol &
+  Dhariwal (cosine), as float64 tensors (T,); :func:`schedule_tables`: β_t, α_t, ᾱ_t as
+  float32 (the products in float64 first);
+- :func:`timestep_sequence`: the decreasing sub-sequence of timesteps a sampler visits;
+- :class:`EMA`: an exponential moving average of a network's weights;
+- :func:`train_denoiser`: the training loop (Adam, EMA, tqdm) around a student's loss;
+- :func:`sample_loop`: the reverse-process loop around a student's update rule, and
+  :func:`encode_loop`, the same loop run forwards (deterministic DDIM encoding);
+- :func:`lowres_classifier_fd`: the classifier Fréchet distance of low-resolution samples
+  (the shipped diffusion models work at 14 px to fit a CPU budget).
+
+Timesteps are 0-based indices t ∈ {0, …, T−1} (as in diffusers): index t is the paper's
+step t + 1, ``alphas_cumprod[t]`` is ᾱ_{t+1}, and "ᾱ before the first step" is 1.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from genlab.train import minibatches
+
+
+def beta_schedule(kind: str = "linear", num_timesteps: int = 1000, *,
+                  beta_start: float = 1e-4, beta_end: float = 0.02, cosine_s: float = 0.008,
+                  max_beta: float = 0.999) -> Tensor:
+    """The noise schedule β_t, float64 (T,).
+
+    ``"linear"``: evenly spaced from ``beta_start`` to ``beta_end`` (Ho et al., 2020; the
+    end points are scaled by 1000 / T so that other T keep the same overall noise).
+    ``"cosine"``: ᾱ(t) = f(t)/f(0), f(t) = cos²((t/T + s)/(1 + s)·π/2), and
+    β_t = 1 − ᾱ(t+1)/ᾱ(t) clipped at ``max_beta`` (Nichol & Dhariwal, 2021)."""
+    if num_timesteps < 1:
+        raise ValueError(f"num_timesteps must be >= 1, not {num_timesteps}")
+    if kind == "linear":
+        scale = 1000 / num_timesteps
+        return torch.linspace(beta_start * scale, beta_end * scale, num_timesteps, dtype=torch.float64)
+    if kind == "cosine":
+        steps = torch.arange(num_timesteps + 1, dtype=torch.float64) / num_timesteps
+        f = torch.cos((steps + cosine_s) / (1 + cosine_s) * math.pi / 2) ** 2
+        alphas_bar = f / f[0]                                                   # (T + 1,)
+        return (1 - alphas_bar[1:] / alphas_bar[:-1]).clamp(max=max_beta)
+    raise ValueError(f"kind must be 'linear' or 'cosine', not {kind!r}")
+
+
+def schedule_tables(betas: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(betas, alphas, alphas_cumprod), float32 (T,) each: α_t = 1 − β_t, ᾱ_t = Π_{s≤t} α_s."""
+    betas = betas.double()
+    alphas = 1 - betas
+    alphas_cumprod = torch.cumprod(alphas, dim=0)
+    return betas.float(), alphas.float(), alphas_cumprod.float()
+
+
+def timestep_sequence(num_timesteps: int, num_steps: int) -> list[int]:
+    """The ``num_steps`` timesteps a sampler visits, decreasing, evenly spaced and ending at
+    0: e.g. T = 1000, 4 steps → [750, 500, 250, 0] (DDIM's "uniform" sub-sequence)."""
+    if not 1 <= num_steps <= num_timesteps:
+        raise ValueError(f"num_steps must be in [1, {num_timesteps}], not {num_steps}")
+    stride = num_timesteps / num_steps
+    return [int(round(i * stride)) for i in reversed(range(num_steps))]
+
+
+class EMA:
+    """An exponential moving average of a network's parameters (and a copy of its buffers):
+    ``ema.update(model)`` after each optimiser step; sample from ``ema.model``."""
+
+    def __init__(self, model: nn.Module, decay: float = 0.999):
+        if not 0 <= decay < 1:
+            raise ValueError(f"decay must be in [0, 1), not {decay}")
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for averaged, current in zip(self.model.parameters(), model.parameters()):
+            averaged.lerp_(current.detach(), 1 - self.decay)
+        for averaged, current in zip(self.model.buffers(), model.buffers()):
+            averaged.copy_(current)
+
+
+def train_denoiser(model: nn.Module, loss_fn: Callable[[nn.Module, Tensor], Tensor], images: Tensor, *,
+                   steps: int, batch_size: int = 128, lr: float = 1e-3, ema_decay: float = 0.999,
+                   warmup: int = 100, grad_clip: float = 1.0, seed: int = 0, desc: str = "denoiser",
+                   device: torch.device | str | None = None) -> tuple[nn.Module, list[float]]:
+    """Train ``model`` on ``loss_fn(model, x0)`` with Adam (linear warm-up over ``warmup``
+    steps, then a half-cosine decay to 0), gradient clipping and an EMA of the weights.
+
+    images: (N, C, H, W), already scaled to the model's range (e.g. [−1, 1]); minibatches
+    are moved to ``device`` (default: the model's). Returns (ema_model, loss per step)."""
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, not {steps}")
+    device = device or next(model.parameters()).device
+    model.to(device).train()
+    ema = EMA(model, ema_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(steps - warmup, 1)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    batches = minibatches(images, batch_size=batch_size, seed=seed, device=device)
+    losses: list[float] = []
+    with tqdm(total=steps, desc=desc, leave=False) as bar:
+        for _ in range(steps):
+            (x0,) = next(batches)
+            loss = loss_fn(model, x0)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{desc}: the loss became {loss.item()} at step "
+                                         f"{len(losses)}; lower the learning rate")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            scheduler.step()
+            ema.update(model)
+            losses.append(loss.item())
+            bar.update()
+            if len(losses) % 10 == 0:
+                bar.set_postfix(loss=f"{sum(losses[-10:]) / 10:.4f}")
+    model.eval()
+    return ema.model.eval(), losses
+
+
+StepFn = Callable[[Tensor, Tensor, int, int], Tensor]
+
+
+@torch.no_grad()
+def sample_loop(model: Callable[..., Tensor], step: StepFn, shape: tuple[int, ...], timesteps: list[int], *,
+                x_T: Tensor | None = None, generator: torch.Generator | None = None,
+                device: torch.device | str | None = None, batch_size: int | None = None,
+                model_kwargs: dict | None = None, progress: bool = False) -> Tensor:
+    """Run the reverse process from x_T ~ N(0, I) (or the given ``x_T``) through
+    ``timesteps`` (decreasing, e.g. :func:`timestep_sequence`).
+
+    At each t, with t_prev the next entry (−1 after the last):
+    ``x = step(model_output, x, t, t_prev)`` where ``model_output = model(x, t_batch,
+    **model_kwargs)`` (ε̂ for an ε-prediction network). ``step`` is the update rule (a DDPM
+    or DDIM step). ``shape`` is (N, C, H, W); with ``batch_size`` the N samples are drawn in
+    chunks (``model_kwargs`` tensors are split along the batch too). Returns x_0 (N, C, H, W)
+    on the CPU."""
+    device = torch.device(device) if device is not None else next(
+        (p.device for p in getattr(model, "parameters", lambda: iter(()))()), torch.device("cpu"))
+    model_kwargs = model_kwargs or {}
+    x_T = x_T if x_T is not None else torch.randn(shape, generator=generator)
+    chunk = batch_size or len(x_T)
+    outputs = []
+    for start in range(0, len(x_T), chunk):
+        x = x_T[start:start + chunk].to(device)
+        kwargs = {k: v[start:start + chunk].to(device) if isinstance(v, Tensor) else v
+                  for k, v in model_kwargs.items()}
+        pairs = list(zip(timesteps, list(timesteps[1:]) + [-1]))
+        for t, t_prev in tqdm(pairs, desc="sampling", leave=False, disable=not progress):
+            model_output = model(x, torch.full((len(x),), t, device=device, dtype=torch.long), **kwargs)
+            x = step(model_output, x, t, t_prev)
+        outputs.append(x.cpu())
+    return torch.cat(outputs)
+
+
+@torch.no_grad()
+def encode_loop(model: Callable[..., Tensor], step: StepFn, x0: Tensor, timesteps: list[int], *,
+                model_kwargs: dict | None = None) -> Tensor:
+    """The reverse of :func:`sample_loop` for a deterministic update: walk x_0 up through
+    ``timesteps`` (given decreasing, as for sampling; visited increasing). From the level
+    t_prev (−1: the data) to the next level t: ``x = step(model(x, t), x, t_prev, t)``.
+    x0: (N, C, H, W) on the model's device. Returns x at timesteps[0], e.g. x_T."""
+    model_kwargs = model_kwargs or {}
+    up = list(reversed(timesteps))
+    x = x0
+    for t_prev, t in zip([-1] + up[:-1], up):
+        x = step(model(x, torch.full((len(x),), t, device=x.device, dtype=torch.long), **model_kwargs),
+                 x, t_prev, t)
+    return x
+
+
+def lowres_classifier_fd(samples: Tensor, reference: Tensor, dataset: str = "fashion-mnist") -> float:
+    """Classifier Fréchet distance between low-resolution ``samples`` and ``reference``
+    images (N, C, h, w) in [−1, 1]: both are mapped to [0, 1] and upsampled (bilinear) to the
+    size of the dataset's shipped classifier, so that the distance measures the model and not
+    the lost resolution. Biased upwards for small N: compare numbers at equal N."""
+    from genlab.metrics import DATASETS, classifier_fd
+
+    size = DATASETS[dataset][1][1:]
+
+    def prepare(x: Tensor) -> Tensor:
+        x = ((x.float().cpu() + 1) / 2).clamp(0, 1)
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
+
+    return classifier_fd(prepare(samples), dataset, reference=prepare(reference))
