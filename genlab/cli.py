@@ -154,8 +154,8 @@ def cmd_zoo(args: argparse.Namespace) -> int:
 
         if not args.topic:
             raise SystemExit("genlab zoo export needs a topic, e.g. genlab zoo export 09 --profile cpu --seed 0")
-        path, meta = export(args.topic, args.profile, args.seed, write=not args.out, out=args.out)
-        print(f"wrote {path}: {meta['figure']}")
+        for path, meta in export(args.topic, args.profile, args.seed, write=not args.out, out=args.out):
+            print(f"wrote {path}: {meta['figure']}")
         return 0
     return zoo.main([args.action])
 
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("topic", nargs="?", help="export: the topic whose solution notebook makes the checkpoint")
     p.add_argument("--profile", default="cpu", choices=("ci", "cpu", "gpu"), help="export: the training profile")
     p.add_argument("--seed", type=int, default=0, help="export: the seed")
-    p.add_argument("--out", help="export: save here instead of data/checkpoints (no MANIFEST row)")
+    p.add_argument("--out", help="export: a folder to save in instead of data/checkpoints (no MANIFEST row)")
     p.set_defaults(func=cmd_zoo)
 
     args = parser.parse_args(argv)

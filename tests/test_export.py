@@ -23,6 +23,9 @@ def test_exporting_notebooks_have_the_parameter_and_a_manifest_row(topic):
     nb = nbformat.read(solution_path(topic), as_version=4)
     parameters = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     assert "EXPORT = None" in parameters.source
-    row = zoo.manifest()[f"checkpoints/{EXPORTS[topic]}.pt"]
-    assert row.command.startswith(f"genlab zoo export {topic[:2]} --profile ")
-    assert row.size < 5 * 2**20, "shipped checkpoints stay under 5 MB"
+    saving = "\n".join(c.source for c in nb.cells if "EXPORT" in c.source and "zoo.save" in c.source)
+    for name in EXPORTS[topic]:
+        assert f'Path(EXPORT) / "{name}.pt"' in saving, f"{topic} never saves {name}.pt into the EXPORT folder"
+        row = zoo.manifest()[f"checkpoints/{name}.pt"]
+        assert row.command.startswith(f"genlab zoo export {topic[:2]} --profile ")
+        assert row.size < 5 * 2**20, "shipped checkpoints stay under 5 MB"
