@@ -273,12 +273,33 @@ def _train_shapes(profile: str, seed: int) -> tuple[nn.Module, dict]:
     return model, meta
 
 
+def _train_t2i(profile: str, seed: int) -> tuple[nn.Module, dict]:
+    from genlab import t2i
+
+    cfg = choose(ci=dict(steps=60, n_images=2000, n_eval=32), cpu=dict(steps=5000, n_images=20_000, n_eval=300),
+                 gpu=dict(steps=5000, n_images=20_000, n_eval=300), profile_name=profile)
+    seed_all(seed)
+    log = lambda step, loss: print(f"step {step}: loss {loss:.4f}", flush=True)
+    model, losses = t2i.train_base_model(steps=cfg["steps"], n_images=cfg["n_images"], seed=seed,
+                                         device=default_device(), log=log)
+    scores = t2i.evaluate_prompts(model, cfg["n_eval"], seed=seed)
+    figure = ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+    meta = {"figure": f"attribute accuracy of {cfg['n_eval']} samples for full captions "
+                      f"(Heun 12 steps, guidance 3): {figure}",
+            "accuracy": scores, "final_loss": sum(losses[-100:]) / max(len(losses[-100:]), 1),
+            "steps": cfg["steps"], "hidden_word": t2i.HIDDEN_WORD, "unseen_shape": t2i.UNSEEN_SHAPE,
+            "input": "x_t (B, 3, 32, 32) in [-1, 1] scale, t (B,), cond (B, 128)"}
+    return model, meta
+
+
 RECIPES = {
     "fashion-classifier": Recipe("fashion-mnist", "Fashion-MNIST, 10 classes, 28×28 grey",
                                  _train_fashion),
     "emoji-classifier": Recipe("emoji", "OpenMoji group, 11 classes, 32×32 colour", _train_emoji),
     "shapes-classifier": Recipe("shapes", "procedural shapes: shape, colour, background, size, "
                                           "position heads", _train_shapes),
+    "shapes-t2i": Recipe("shapes-captions", "text-to-image diffusion on captioned shapes (no "
+                                            "'star' in captions, no hearts)", _train_t2i),
 }
 DATASET_CLASSIFIERS = {r.dataset: name for name, r in RECIPES.items()}
 

@@ -1,0 +1,384 @@
+"""The course's small text-to-image diffusion model, the base of topics 11 and 12.
+
+Stable Diffusion cannot be trained, downloaded or even run comfortably on the course's
+CPUs, so topics 11 (textual inversion) and 12 (ControlNet) work on a model that can:
+
+- **data**: the procedural coloured shapes (:func:`genlab.data.shapes`) at 32 px with
+  compositional captions, "a small red circle in the top left on a grey background";
+- **text encoder**: a word-level :class:`Tokenizer` (fixed vocabulary, a ``<start>`` token
+  first) and :class:`TextEncoder` (token + position embeddings, a 2-layer pre-norm
+  Transformer, mean pooling over the real tokens) → one vector per caption;
+- **denoiser**: the course's :class:`genlab.nets.UNet` with that vector as ``cond``
+  (added to the time embedding), ε-prediction, linear β schedule with T = 1000;
+- **classifier-free guidance** by caption dropout: 10 % of training captions are empty;
+- **attribute dropout**: each part of a caption (size, colour, shape, position,
+  background) is left out with probability 0.3, so partial prompts ("a red shape") work
+  and the model learns what each word controls.
+
+**The held-out concepts.** The word ``star`` never appears in a training caption: star
+images *are* in the training set, but their captions always say "shape" where the shape
+word would be. The model can draw stars, it has no word for them: textual inversion's
+setting (a concept the model can produce but nobody can ask for). ``heart`` images never
+appear at all: the control case, a concept outside the model's reach.
+
+The model is a shared asset, trained by a recipe (no student writes it)::
+
+    python -m genlab.zoo train shapes-t2i --profile cpu --seed 0 --write
+
+:func:`sample` is a deterministic second-order sampler (Heun's method on the probability
+flow ODE in the σ-parametrisation of Karras et al., 2022), with classifier-free guidance
+and optional ControlNet residuals. Topic 09 asks students for DDPM and DDIM steps; this is
+neither, and topics 11–12 use it as plumbing.
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from genlab.data.procedural import BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES
+from genlab.diffusion import EMA, beta_schedule, schedule_tables
+from genlab.nets.unet import UNet
+
+PAD, START = "<pad>", "<start>"
+HIDDEN_WORD = "star"        # drawn in training, never named: the concept of textual inversion
+UNSEEN_SHAPE = "heart"      # never drawn in training: out of the model's reach
+GENERIC_SHAPE_WORD = "shape"
+TRAIN_SHAPES = tuple(s for s in SHAPES if s != UNSEEN_SHAPE)
+
+
+def caption_words() -> list[str]:
+    """The base vocabulary: every word of a training caption, in a fixed order."""
+    words = [PAD, START, "a", "in", "the", "on", "background", GENERIC_SHAPE_WORD]
+    names = (list(SIZES) + list(COLOURS) + [s for s in TRAIN_SHAPES if s != HIDDEN_WORD]
+             + list(POSITIONS) + list(BACKGROUNDS))
+    for name in names:
+        for word in name.split():
+            if word not in words:
+                words.append(word)
+    return words
+
+
+class Tokenizer:
+    """Word-level tokenizer: lower-case, split on white space, ``<start>`` first, ``<pad>``
+    after. Unknown words raise (the base model never saw them); :meth:`add_token` extends
+    the vocabulary, e.g. with a pseudo-word "S*" for textual inversion."""
+
+    def __init__(self, words: list[str], max_length: int = 16):
+        if words[:2] != [PAD, START]:
+            raise ValueError(f"the vocabulary must start with {PAD!r}, {START!r}")
+        if len(set(words)) != len(words):
+            raise ValueError("the vocabulary has repeated words")
+        self.words = list(words)
+        self.index = {w: i for i, w in enumerate(self.words)}
+        self.max_length = max_length
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def pad_id(self) -> int:
+        return 0
+
+    def add_token(self, word: str) -> int:
+        """Add ``word`` (no white space) to the vocabulary and return its id; a word already
+        there keeps its id."""
+        if not word or re.search(r"\s", word):
+            raise ValueError(f"a token is one word without spaces, not {word!r}")
+        word = word.lower()
+        if word not in self.index:
+            self.index[word] = len(self.words)
+            self.words.append(word)
+        return self.index[word]
+
+    def split(self, caption: str) -> list[str]:
+        return caption.lower().split()
+
+    def encode(self, captions: list[str] | str) -> Tensor:
+        """Token ids, int64 (B, max_length): ``<start>``, the words, then ``<pad>``."""
+        if isinstance(captions, str):
+            captions = [captions]
+        ids = torch.zeros(len(captions), self.max_length, dtype=torch.long)
+        for row, caption in enumerate(captions):
+            words = self.split(caption)
+            unknown = [w for w in words if w not in self.index]
+            if unknown:
+                raise ValueError(f"{', '.join(map(repr, unknown))} not in the vocabulary of "
+                                 f"{len(self)} words (the model never read it); add a new "
+                                 f"word with Tokenizer.add_token")
+            if len(words) + 1 > self.max_length:
+                raise ValueError(f"caption {caption!r} has {len(words)} words; at most "
+                                 f"{self.max_length - 1} fit")
+            ids[row, 0] = self.index[START]
+            ids[row, 1:len(words) + 1] = torch.tensor([self.index[w] for w in words])
+        return ids
+
+    def decode(self, ids: Tensor) -> list[str]:
+        return [" ".join(self.words[i] for i in row.tolist() if i > 1) for row in ids]
+
+
+class TextEncoder(nn.Module):
+    """Token embeddings + learned positions → pre-norm Transformer → mean over the real
+    (non-pad) tokens → LayerNorm → linear: one vector (B, out_dim) per caption.
+
+    :meth:`from_embeddings` runs the encoder on given token *embeddings*, which is how
+    textual inversion feeds a learned vector in place of a word."""
+
+    def __init__(self, vocab_size: int, dim: int = 64, layers: int = 2, heads: int = 4,
+                 max_length: int = 16, out_dim: int = 128):
+        super().__init__()
+        self.config = dict(vocab_size=vocab_size, dim=dim, layers=layers, heads=heads,
+                           max_length=max_length, out_dim=out_dim)
+        self.token_embedding = nn.Embedding(vocab_size, dim)
+        self.position = nn.Parameter(0.02 * torch.randn(max_length, dim))
+        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout=0.0, batch_first=True,
+                                           norm_first=True, activation="gelu")
+        self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, out_dim)
+
+    def from_embeddings(self, embeddings: Tensor, ids: Tensor) -> Tensor:
+        """embeddings (B, L, dim) of the tokens ``ids`` (B, L; only where ids is pad
+        matters) → (B, out_dim)."""
+        pad = ids == 0
+        h = embeddings + self.position[: ids.shape[1]]
+        h = self.transformer(h, src_key_padding_mask=pad)
+        keep = (~pad).unsqueeze(-1).float()
+        pooled = (h * keep).sum(1) / keep.sum(1).clamp(min=1)
+        return self.out(self.norm(pooled))
+
+    def forward(self, ids: Tensor) -> Tensor:
+        """ids (B, L) int64 → (B, out_dim)."""
+        if ids.max() >= self.token_embedding.num_embeddings:
+            raise ValueError(f"token id {ids.max().item()} but the embedding table has "
+                             f"{self.token_embedding.num_embeddings} rows; grow it first")
+        return self.from_embeddings(self.token_embedding(ids), ids)
+
+
+class TextToImage(nn.Module):
+    """Caption → image diffusion model: ``model.text`` (:class:`TextEncoder`),
+    ``model.unet`` (:class:`genlab.nets.UNet`, 3 → 3 channels at 32 px) and
+    ``model.tokenizer``; the noise schedule as buffers ``betas``, ``alphas_cumprod``.
+
+    ``model(x_t, t, cond, residuals=None)`` → ε̂; ``model.encode_text(captions)`` → cond.
+    Images live in [−1, 1]."""
+
+    def __init__(self, words: list[str] | None = None, image_size: int = 32,
+                 channels: tuple[int, ...] = (16, 32, 64), text_dim: int = 64,
+                 cond_dim: int = 128, num_timesteps: int = 1000, max_length: int = 16):
+        super().__init__()
+        words = list(words or caption_words())
+        self.config = dict(words=words, image_size=image_size, channels=tuple(channels),
+                           text_dim=text_dim, cond_dim=cond_dim, num_timesteps=num_timesteps,
+                           max_length=max_length)
+        self.image_size, self.num_timesteps = image_size, num_timesteps
+        self.tokenizer = Tokenizer(words, max_length)
+        self.text = TextEncoder(len(words), text_dim, max_length=max_length, out_dim=cond_dim)
+        self.unet = UNet(3, 3, tuple(channels), emb_dim=128, cond_dim=cond_dim)
+        _, _, alphas_cumprod = schedule_tables(beta_schedule("linear", num_timesteps))
+        self.register_buffer("alphas_cumprod", alphas_cumprod, persistent=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.alphas_cumprod.device
+
+    def encode_text(self, captions: list[str] | str) -> Tensor:
+        """Captions → conditioning vectors (B, cond_dim) on the model's device."""
+        return self.text(self.tokenizer.encode(captions).to(self.device))
+
+    def forward(self, x: Tensor, t: Tensor, cond: Tensor,
+                residuals: list[Tensor] | None = None) -> Tensor:
+        return self.unet(x, t, cond=cond, residuals=residuals)
+
+
+# --- captions with dropout ----------------------------------------------------------------
+
+def training_caption(attrs: dict[str, int], keep: dict[str, bool]) -> str:
+    """The caption of one training image with the parts in ``keep`` (the shape word becomes
+    "shape" where it is dropped or is the hidden word), e.g. "a red shape on a grey
+    background"."""
+    shape = SHAPES[attrs["shape"]]
+    words = ["a"]
+    if keep["size"]:
+        words.append(list(SIZES)[attrs["size"]])
+    if keep["colour"]:
+        words.append(list(COLOURS)[attrs["colour"]])
+    words.append(shape if keep["shape"] and shape != HIDDEN_WORD else GENERIC_SHAPE_WORD)
+    if keep["position"]:
+        words += ["in", "the", list(POSITIONS)[attrs["position"]]]
+    if keep["background"]:
+        words += ["on", "a", list(BACKGROUNDS)[attrs["background"]], "background"]
+    return " ".join(words)
+
+
+def random_captions(attributes: dict[str, Tensor], g: torch.Generator, *,
+                    p_drop_part: float = 0.3, p_uncond: float = 0.1) -> list[str]:
+    """One caption per image: each part kept with probability 1 − ``p_drop_part``; the
+    whole caption empty with probability ``p_uncond`` (classifier-free guidance)."""
+    keys = ("size", "colour", "shape", "position", "background")
+    n = len(attributes["shape"])
+    keep = torch.rand(n, len(keys), generator=g) >= p_drop_part
+    empty = torch.rand(n, generator=g) < p_uncond
+    rows = zip(*(attributes[k].tolist() for k in keys))
+    return ["" if empty[i] else training_caption(dict(zip(keys, row)),
+                                                 dict(zip(keys, keep[i].tolist())))
+            for i, row in enumerate(rows)]
+
+
+# --- sampling -------------------------------------------------------------------------------
+
+def sigmas_for(alphas_cumprod: Tensor, timesteps: list[int]) -> Tensor:
+    """σ_t = √((1 − ᾱ_t)/ᾱ_t) at the given timesteps, float64."""
+    a = alphas_cumprod.double()[torch.tensor(timesteps)]
+    return ((1 - a) / a).sqrt()
+
+
+@torch.no_grad()
+def sample(model: TextToImage, captions: list[str], *, steps: int = 12, guidance: float = 3.0,
+           seed: int = 0, x_T: Tensor | None = None, cond: Tensor | None = None,
+           control: Callable[[Tensor, Tensor, Tensor], list[Tensor]] | None = None,
+           batch_size: int = 256, clip: bool = True, progress: bool = False) -> Tensor:
+    """Images (N, 3, S, S) in [0, 1] on the CPU for ``captions`` (N).
+
+    Heun's method (Karras et al. 2022, Algorithm 1, deterministic) on the probability-flow
+    ODE dx/dσ = ε̂(x/√(1+σ²), t(σ)) over σ at ``steps`` evenly spaced timesteps from T−1
+    down to 0, then one Euler step to σ = 0 (2·steps − 1 network calls, each a batched
+    conditional + unconditional pass when ``guidance`` ≠ 1).
+
+    - ``guidance``: classifier-free guidance scale γ, ε̂ = ε̂(∅) + γ(ε̂(c) − ε̂(∅));
+      γ = 1 is the conditional model, γ = 0 the unconditional one;
+    - ``cond``: conditioning vectors (N, cond_dim) to use instead of encoding ``captions``
+      (textual inversion feeds its own);
+    - ``control(x_t, t, cond)`` → residuals for the U-Net's skips (ControlNet); applied to
+      both halves of the guided batch;
+    - ``clip``: clamp the denoised estimate x̂₀ to [−1, 1] and re-derive ε̂ from it.
+    """
+    device = model.device
+    if cond is None:
+        cond = model.encode_text(captions)
+    cond = cond.to(device)
+    null = model.encode_text([""]).expand(len(cond), -1)
+    g = torch.Generator().manual_seed(seed)
+    side = model.image_size
+    x_T = x_T if x_T is not None else torch.randn(len(cond), 3, side, side, generator=g)
+    timesteps = torch.linspace(model.num_timesteps - 1, 0, steps).round().long().tolist()
+    sigmas = sigmas_for(model.alphas_cumprod.cpu(), timesteps).tolist() + [0.0]
+
+    def eps(x_ve: Tensor, i: int, c: Tensor, u: Tensor) -> Tensor:
+        sigma = sigmas[i]
+        x = x_ve / math.sqrt(1 + sigma**2)
+        t = torch.full((len(x),), timesteps[i], device=device, dtype=torch.long)
+        if guidance == 1:
+            e = model(x, t, c, control(x, t, c) if control else None)
+        else:
+            xx, tt, cc = torch.cat([x, x]), torch.cat([t, t]), torch.cat([c, u])
+            e_c, e_u = model(xx, tt, cc, control(xx, tt, cc) if control else None).chunk(2)
+            e = e_u + guidance * (e_c - e_u)
+        if clip:
+            x0 = (x_ve - sigma * e).clamp(-1, 1)
+            e = (x_ve - x0) / sigma
+        return e
+
+    out = []
+    for start in tqdm(range(0, len(cond), batch_size), desc="sampling", leave=False,
+                      disable=not progress):
+        c, u = cond[start:start + batch_size], null[start:start + batch_size]
+        x = x_T[start:start + batch_size].to(device) * math.sqrt(1 + sigmas[0] ** 2)
+        for i in range(steps):
+            d = eps(x, i, c, u)
+            x_next = x + (sigmas[i + 1] - sigmas[i]) * d
+            if sigmas[i + 1] > 0 and i + 1 < steps:
+                d_next = eps(x_next, i + 1, c, u)
+                x_next = x + (sigmas[i + 1] - sigmas[i]) * (d + d_next) / 2
+            x = x_next
+        out.append(((x.clamp(-1, 1) + 1) / 2).cpu())
+    return torch.cat(out)
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+def attribute_accuracy(images: Tensor, targets: dict[str, Tensor | int],
+                       classifier: nn.Module | None = None) -> dict[str, float]:
+    """Fraction of ``images`` (N, 3, 32, 32) in [0, 1] whose attributes the shipped
+    shapes classifier reads as ``targets`` (name → int or (N,) indices, e.g.
+    {"shape": SHAPES.index("star"), "colour": …}); one figure per given attribute."""
+    if classifier is None:
+        from genlab import zoo
+        classifier = zoo.load("shapes-classifier", "cpu")
+    out = {}
+    for name, target in targets.items():
+        pred = classifier.predict(images.cpu(), name)
+        target = torch.as_tensor(target).expand(len(pred)) if not isinstance(target, Tensor) \
+            else target.cpu()
+        out[name] = (pred == target).float().mean().item()
+    return out
+
+
+def evaluate_prompts(model: TextToImage, n: int = 200, *, seed: int = 0, guidance: float = 3.0,
+                     steps: int = 12, classifier: nn.Module | None = None) -> dict[str, float]:
+    """Sample ``n`` full captions of random named shapes (never star or heart) and report the
+    shapes classifier's agreement with each attribute, and with all five at once."""
+    from genlab.data.procedural import sample_shape_attributes, shape_captions
+
+    named = tuple(s for s in TRAIN_SHAPES if s != HIDDEN_WORD)
+    attrs = sample_shape_attributes(n, seed=50_000 + seed, shapes=named)
+    images = sample(model, shape_captions(attrs), steps=steps, guidance=guidance, seed=seed)
+    if classifier is None:
+        from genlab import zoo
+        classifier = zoo.load("shapes-classifier", "cpu")
+    keys = ("shape", "colour", "background", "size", "position")
+    hits = torch.stack([classifier.predict(images, k) == attrs[k] for k in keys])
+    out = {k: hits[i].float().mean().item() for i, k in enumerate(keys)}
+    out["all"] = hits.all(0).float().mean().item()
+    return out
+
+
+# --- training -------------------------------------------------------------------------------
+
+def train_base_model(*, steps: int, n_images: int = 20_000, batch_size: int = 64,
+                     lr: float = 2e-3, seed: int = 0, channels: tuple[int, ...] = (16, 32, 64),
+                     device: torch.device | str = "cpu",
+                     log: Callable[[int, float], None] | None = None) -> tuple[TextToImage, list[float]]:
+    """Train the text-to-image model on ``n_images`` seeded shapes (no hearts) with the
+    ε-prediction loss, AdamW, warm-up then cosine decay, EMA 0.999. Returns the EMA model
+    (on the CPU, eval mode) and the loss per step."""
+    from genlab.data.procedural import shapes as make_shapes
+
+    torch.manual_seed(seed)
+    data = make_shapes(n_images, seed=seed, shapes=TRAIN_SHAPES)
+    images = data.images * 2 - 1
+    g = torch.Generator().manual_seed(seed + 1)
+    model = TextToImage(channels=channels).to(device)
+    ema = EMA(model, 0.999)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    warmup = min(200, steps // 10 + 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warmup if s < warmup
+        else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(steps - warmup, 1))))
+    abar = model.alphas_cumprod
+    losses = []
+    for step in tqdm(range(steps), desc="shapes-t2i", leave=False):
+        idx = torch.randint(n_images, (batch_size,), generator=g)
+        x0 = images[idx].to(device)
+        captions = random_captions({k: v[idx] for k, v in data.attributes.items()}, g)
+        t = torch.randint(model.num_timesteps, (batch_size,), generator=g).to(device)
+        noise = torch.randn(x0.shape, generator=g).to(device)
+        a = abar[t].view(-1, 1, 1, 1)
+        x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        loss = F.mse_loss(model(x_t, t, model.encode_text(captions)), noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        ema.update(model)
+        losses.append(loss.item())
+        if log and (step + 1) % 100 == 0:
+            log(step + 1, sum(losses[-100:]) / 100)
+    return ema.model.cpu().eval(), losses
