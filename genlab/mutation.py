@@ -69,9 +69,11 @@ def _strip_markers(source: str) -> str:
 
 
 def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 300,
-           cwd: Path | None = None) -> tuple[list[MutantOutcome], list[str]]:
+           cwd: Path | None = None, stop_at_first: bool = False) -> tuple[list[MutantOutcome], list[str]]:
     """Run ``topic``'s solution once and replay each task with its mutants.
 
+    With ``stop_at_first`` a mutant's replay stops at its first failing test cell (enough
+    to know it is caught; the test suite uses this), so ``failed_tests`` lists that one.
     Returns (outcomes, reference_failures): the second lists test cells that failed for
     the reference itself (it should be empty)."""
     topic = resolve_topic(topic)
@@ -128,6 +130,8 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
                         run(_SNAPSHOT)
                         mutated = apply_mutant(answers, m)[answer]
                         for j in range(start, end + 1):
+                            if outcome.failed_tests and stop_at_first:
+                                break             # caught: the rest of the task costs time only
                             source = mutated if j == start else code[j][1].source
                             error = run(source)
                             gid = _grade_id(code[j][1]) or f"cell {code[j][0]}"

@@ -12,6 +12,7 @@ Every server runs in temporary folders with GENLAB_PROFILE=ci and one thread per
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
 import subprocess
@@ -34,7 +35,13 @@ WIDGET = re.compile(r"ipywidgets|slider_demo|interact\(")
 # Lectures whose sliders are driven in the browser: a GAN, an autoencoder and a diffusion lecture
 # (60-150 s each in Chromium, so not all ten: CI's budget). Every lecture still runs top to bottom
 # in tests/test_notebooks.py; the others' widgets are the same ipywidgets calls.
+# GENLAB_BROWSER_LECTURES=all (or a comma-separated list of topics) drives others, e.g. before
+# a release: GENLAB_BROWSER_LECTURES=04-pix2pix,05-cyclegan pytest tests/browser -k lecture
 BROWSER_LECTURES = ("01-autoencoders-pca", "02-gan-theory", "09-ddpm-ddim")
+_chosen = os.environ.get("GENLAB_BROWSER_LECTURES", "")
+if _chosen:
+    BROWSER_LECTURES = tuple(p.stem for p in LECTURES.glob("*.ipynb")) if _chosen == "all" else tuple(
+        t.strip() for t in _chosen.split(",") if t.strip())
 LECTURES_WITH_WIDGETS = sorted(p for p in LECTURES.glob("*.ipynb")
                                if p.stem in BROWSER_LECTURES and (WIDGET.search(p.read_text()) or p.stem == TOPIC))
 STUDENT_TOPICS = sorted({t for t in topics() if WIDGET.search(assignment_path(t).read_text())} | {TOPIC})

@@ -1,0 +1,132 @@
+"""The small text-to-image model of topics 11–12 (genlab.t2i): tokenizer, text encoder,
+captions with dropout, the sampler's plumbing, and the shipped checkpoint."""
+import math
+
+import pytest
+import torch
+
+from genlab import t2i
+from genlab.data.procedural import SHAPES, sample_shape_attributes, shapes
+
+
+def tiny_model(seed: int = 0) -> t2i.TextToImage:
+    torch.manual_seed(seed)
+    return t2i.TextToImage(channels=(8, 8), num_timesteps=1000).eval()
+
+
+def test_vocabulary_has_no_word_for_the_hidden_or_unseen_shapes():
+    words = t2i.caption_words()
+    assert t2i.HIDDEN_WORD not in words and t2i.UNSEEN_SHAPE not in words
+    assert t2i.HIDDEN_WORD in t2i.TRAIN_SHAPES and t2i.UNSEEN_SHAPE not in t2i.TRAIN_SHAPES
+    assert words[:2] == [t2i.PAD, t2i.START] and len(set(words)) == len(words)
+
+
+def test_tokenizer_encodes_pads_and_rejects_unknown_words():
+    tok = t2i.Tokenizer(t2i.caption_words())
+    ids = tok.encode(["a red circle", ""])
+    assert ids.shape == (2, 16) and ids.dtype == torch.long
+    assert ids[0, :4].tolist() == [1, tok.index["a"], tok.index["red"], tok.index["circle"]]
+    assert ids[0, 4:].eq(0).all() and ids[1, 0] == 1 and ids[1, 1:].eq(0).all()
+    assert tok.decode(ids) == ["a red circle", ""]
+    with pytest.raises(ValueError, match="'star' not in the vocabulary"):
+        tok.encode("a star")
+    with pytest.raises(ValueError, match="at most 15"):
+        tok.encode(" ".join(["a"] * 16))
+    new = tok.add_token("S*")
+    assert new == len(tok) - 1 == len(t2i.caption_words()) and tok.add_token("s*") == new
+    assert tok.encode("a S* shape")[0, 2] == new
+    with pytest.raises(ValueError, match="one word"):
+        tok.add_token("two words")
+
+
+def test_training_captions_drop_parts_and_never_name_the_hidden_shape():
+    attrs = sample_shape_attributes(4000, seed=3, shapes=t2i.TRAIN_SHAPES)
+    g = torch.Generator().manual_seed(0)
+    captions = t2i.random_captions(attrs, g, p_drop_part=0.3, p_uncond=0.1)
+    n = len(captions)
+    empty = sum(c == "" for c in captions)
+    assert abs(empty / n - 0.1) < 4 * math.sqrt(0.1 * 0.9 / n)
+    assert not any(t2i.HIDDEN_WORD in c.split() for c in captions)
+    star = attrs["shape"] == SHAPES.index(t2i.HIDDEN_WORD)
+    assert all(captions[i] in ("",) or " shape" in captions[i] for i in star.nonzero().flatten().tolist())
+    said = [c for c, s in zip(captions, star.tolist()) if c and not s]
+    named = sum(any(w in c.split() for w in SHAPES) for c in said) / len(said)
+    assert abs(named - 0.7) < 4 * math.sqrt(0.21 / len(said))
+    t2i.Tokenizer(t2i.caption_words()).encode(captions)          # every caption tokenizes
+    full = t2i.training_caption({"shape": 0, "colour": 0, "background": 3, "size": 1, "position": 1},
+                                dict.fromkeys(["size", "colour", "shape", "position", "background"], True))
+    assert full == "a large red circle in the top left on a grey background"
+
+
+def test_text_encoder_ignores_padding_and_matches_from_embeddings():
+    model = tiny_model()
+    tok = model.tokenizer
+    ids = tok.encode(["a red circle", "a small blue square on a grey background"])
+    out = model.text(ids)
+    assert out.shape == (2, 128)
+    longer = torch.nn.functional.pad(ids, (0, 0))
+    longer[:, -1] = 0
+    assert torch.allclose(model.text(longer), out)
+    emb = model.text.token_embedding(ids)
+    assert torch.allclose(model.text.from_embeddings(emb, ids), out)
+    with pytest.raises(ValueError, match="grow it first"):
+        model.text(torch.full((1, 16), len(tok)))
+
+
+def test_sampler_shapes_range_determinism_and_control_entry_point():
+    model = tiny_model()
+    captions = ["a red circle", "a blue shape"]
+    a = t2i.sample(model, captions, steps=3, guidance=2.0, seed=1)
+    assert a.shape == (2, 3, 32, 32) and a.min() >= 0 and a.max() <= 1
+    assert torch.equal(a, t2i.sample(model, captions, steps=3, guidance=2.0, seed=1))
+    calls = []
+
+    def zero_control(x, t, cond):
+        calls.append(len(x))
+        return [torch.zeros(len(x), c, *s) for c, s in shapes_of(model, x)]
+
+    b = t2i.sample(model, captions, steps=3, guidance=2.0, seed=1, control=zero_control)
+    assert torch.allclose(a, b, atol=1e-6) and calls and all(n == 4 for n in calls)   # both halves
+    assert len(calls) == 2 * 3 - 1                          # Heun: 2 calls a step, 1 for the last
+    c = t2i.sample(model, captions, steps=3, guidance=1.0, seed=1,
+                   cond=model.encode_text(captions))
+    assert not torch.allclose(a, c)
+
+
+def shapes_of(model, x):
+    """(channels, spatial size) of each residual the U-Net accepts for input x."""
+    with torch.no_grad():
+        emb = model.unet.embed(torch.zeros(len(x), dtype=torch.long), cond=torch.zeros(len(x), 128))
+        h, skips = model.unet.encode(x, emb)
+    return [(s.shape[1], s.shape[2:]) for s in skips] + [(h.shape[1], h.shape[2:])]
+
+
+def test_heun_sampler_is_exact_for_a_gaussian_data_distribution():
+    """With data N(0, s²I) the optimal ε̂ is known in closed form; the probability-flow ODE
+    maps x_T to x_0 = x_T·s/√(s²+σ_T²)·√(1+σ_T²)… so sampled std must be ≈ s."""
+    s = 0.5
+
+    class Exact(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("abar", t2i.TextToImage(channels=(8, 8)).alphas_cumprod)
+
+        def forward(self, x, t, cond, residuals=None):       # ε̂ = E[ε | x_t] for Gaussian data
+            a = self.abar[t].view(-1, 1, 1, 1)
+            return (1 - a).sqrt() * x / (a * s * s + 1 - a)
+
+    model = tiny_model()
+    exact = Exact()
+    model.forward = exact.forward
+    x = t2i.sample(model, [""] * 64, steps=20, guidance=1.0, seed=0, clip=False)
+    std = (x * 2 - 1).std().item()
+    assert abs(std - s) < 0.02, std
+
+
+def test_attribute_accuracy_reads_rendered_shapes():
+    data = shapes(64, seed=5)
+    scores = t2i.attribute_accuracy(data.images, {"shape": data.attributes["shape"],
+                                                  "colour": data.attributes["colour"]})
+    assert scores["shape"] > 0.9 and scores["colour"] > 0.9
+    wrong = t2i.attribute_accuracy(data.images, {"shape": (data.attributes["shape"] + 1) % 8})
+    assert wrong["shape"] < 0.1
