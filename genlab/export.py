@@ -21,7 +21,7 @@ from genlab.course import resolve_topic, solution_path
 
 # topic -> names of the checkpoints its solution notebook exports
 EXPORTS = {"09-ddpm-ddim": ("ddpm-fashion",),
-           "10-guidance": ("fashion-cfg-unet", "fashion-noisy-classifier")
+           "10-guidance": ("fashion-cfg-unet", "fashion-noisy-classifier")}
 EXPORTS["03-wgan"] = ("fashion-gan", "fashion-wgan", "fashion-wgan-gp", "ring-wgan-gp", "grid-wgan-gp")
 
 
