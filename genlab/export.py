@@ -22,7 +22,8 @@ from genlab.course import resolve_topic, solution_path
 # topic -> names of the checkpoints its solution notebook exports
 EXPORTS = {"09-ddpm-ddim": ("ddpm-fashion",),
            "10-guidance": ("fashion-cfg-unet", "fashion-noisy-classifier"),
-           "12-controlnet": ("shapes-controlnet",)}
+           "12-controlnet": ("shapes-controlnet",),
+           "03-wgan": ("fashion-gan", "fashion-wgan", "fashion-wgan-gp", "ring-wgan-gp", "grid-wgan-gp")}
 
 
 def export(topic: str, profile: str = "cpu", seed: int = 0, *, write: bool = True,

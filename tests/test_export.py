@@ -1,6 +1,7 @@
 """genlab zoo export: a topic's checkpoint is made by its solution notebook (DESIGN §2)."""
 import nbformat
 import pytest
+import torch
 
 from genlab import zoo
 from genlab.cli import main
@@ -10,7 +11,7 @@ from genlab.export import EXPORTS, export
 
 def test_export_refuses_topics_without_a_checkpoint():
     with pytest.raises(SystemExit, match="exports no checkpoint"):
-        export("03")
+        export("01")
 
 
 def test_cli_export_needs_a_topic():
@@ -29,3 +30,21 @@ def test_exporting_notebooks_have_the_parameter_and_a_manifest_row(topic):
         row = zoo.manifest()[f"checkpoints/{name}.pt"]
         assert row.command.startswith(f"genlab zoo export {topic[:2]} --profile ")
         assert row.size < 5 * 2**20, "shipped checkpoints stay under 5 MB"
+
+
+def test_wgan_export_ships_small_generators_with_their_curves():
+    """Topic 03's experiment: five generators, each < 2 MB, the Fashion-MNIST ones with the curves (critic
+    value and FD at the same iterations) that lecture 3 draws, and samples in the data's range."""
+    for name in EXPORTS["03-wgan"]:
+        assert zoo.manifest()[f"checkpoints/{name}.pt"].size < 2 * 2**20
+        model, meta = zoo.load(name, "cpu", with_meta=True)
+        assert meta["topic"] == "03-wgan" and meta["figure"]
+        if name.startswith("fashion-"):
+            assert len(meta["iteration"]) == len(meta["critic"]) == len(meta["FD"]) >= 5
+            assert meta["iteration"][-1] == meta["cfg"]["fashion_iters"]
+            with torch.no_grad():
+                x = model(torch.randn(4, model.z_dim))
+            assert x.shape == (4, 1, 28, 28) and x.abs().max() <= 1
+        else:
+            assert meta["dataset"] in ("8-ring", "25-grid")
+            assert model(torch.randn(4, 2)).shape == (4, 2)

@@ -10,3 +10,6 @@ __all__ = ["CategoricalVAE", "ConditionalDCGANDiscriminator", "ConvClassifier", 
 from genlab.nets.translation import InstanceNormPatchDiscriminator, ResnetGenerator  # noqa: E402
 
 __all__ += ["InstanceNormPatchDiscriminator", "ResnetGenerator"]
+from genlab.nets.wgan import DCGANCritic, ResizeConvGenerator  # noqa: E402
+
+__all__ += ["DCGANCritic", "ResizeConvGenerator"]

@@ -27,6 +27,7 @@ class MLPGenerator(nn.Module):
 
     def __init__(self, z_dim: int = 2, out_dim: int = 2, width: int = 128, depth: int = 3):
         super().__init__()
+        self.config = dict(z_dim=z_dim, out_dim=out_dim, width=width, depth=depth)
         self.z_dim = z_dim
         self.net = mlp([z_dim] + [width] * depth + [out_dim], activation=lambda: nn.LeakyReLU(0.2))
 
@@ -41,6 +42,7 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_dim: int = 2, width: int = 128, depth: int = 3):
         super().__init__()
+        self.config = dict(in_dim=in_dim, width=width, depth=depth)
         self.net = mlp([in_dim] + [width] * depth + [1], activation=lambda: nn.LeakyReLU(0.2))
 
     def forward(self, x: Tensor) -> Tensor:
