@@ -161,8 +161,11 @@ def test_lecture_runs_and_its_sliders_redraw_the_figures(page, student_lab, kern
         readout = slider.locator(".widget-readout")
         value, picture = readout.text_content(), output.locator("img").first.get_attribute("src")
         slider.scroll_into_view_if_needed()
-        slider.locator(".noUi-handle").focus()
-        page.keyboard.press("ArrowRight")
+        handle = slider.locator(".noUi-handle")
+        handle.focus()
+        # a slider that starts at its maximum (e.g. "the last step") only moves left
+        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+        page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
         page.wait_for_function("([out, old]) => { const img = out.querySelector('img');"
                                " return img && img.src !== old; }",
                                arg=[output.element_handle(), picture], timeout=120_000)
