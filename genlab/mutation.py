@@ -5,11 +5,15 @@ topics with a dozen mutants each would take an hour. This module runs the refere
 notebook (solution source, hidden tests included) once, and at the end of each task replays
 that task with every mutant of its answer cell:
 
-1. snapshot the kernel: the global names (a shallow copy) and the torch / numpy / random
-   generator states;
+1. snapshot the kernel: the global names, a copy of every tensor and network among them,
+   and the torch / numpy / random generator states;
 2. run the mutated answer cell, the cells after it up to the task's last test cell, and
-   record which of the task's test cells (``test_<answer grade_id>_*``) fail;
-3. restore the snapshot, so the next mutant and the next task see the reference state.
+   record which of the task's test cells fail: ``test_<answer grade_id>…``, owned by the
+   longest answer id that prefixes it (``test_controlnet_loss_visible`` belongs to
+   ``controlnet_loss``, not to ``controlnet``);
+3. restore the snapshot, so the next mutant and the next task see the reference state: the
+   names, and the values of tensors and networks a mutant changed in place (weights,
+   ``requires_grad`` flags, train/eval mode), written back into the same objects.
 
 A mutant is caught when one of its own task's test cells fails, which is the condition
 under which nbgrader takes points from it. `genlab check` still grades every mutant through
@@ -31,15 +35,47 @@ from genlab.course import resolve_topic, solution_path
 from genlab.validity import Mutant, apply_mutant, load_mutants, solution_answers
 
 _SNAPSHOT = """
-import random as _gl_random, numpy as _gl_np, torch as _gl_torch
-_gl_snapshot = (dict(globals()), _gl_torch.get_rng_state(), _gl_np.random.get_state(),
-                _gl_random.getstate())
+import copy as _gl_copy, random as _gl_random, numpy as _gl_np, torch as _gl_torch
+def _gl_keep(namespace):
+    # a copy of every tensor's values and every network, beside the object itself
+    kept = {}
+    for name, value in namespace.items():
+        try:
+            if isinstance(value, _gl_torch.Tensor):
+                kept[name] = (value, value.detach().clone())
+            elif isinstance(value, _gl_torch.nn.Module):
+                kept[name] = (value, _gl_copy.deepcopy(value))
+        except Exception:      # e.g. a tensor in the middle of a graph: left as it is
+            pass
+    return kept
+_gl_snapshot = (dict(globals()), _gl_keep(globals()), _gl_torch.get_rng_state(),
+                _gl_np.random.get_state(), _gl_random.getstate())
 """
 _RESTORE = """
-def _gl_restore(snapshot, namespace):
-    saved, torch_state, numpy_state, random_state = snapshot
+def _gl_put_back(namespace, kept):
+    # the same objects with their old values, so that optimisers, closures and aliases that
+    # hold them stay valid; an object the mutant reshaped is replaced by its copy
+    for name, (value, copy) in kept.items():
+        try:
+            with _gl_torch.no_grad():
+                if isinstance(value, _gl_torch.Tensor):
+                    if (value.shape, value.dtype) != (copy.shape, copy.dtype):
+                        raise ValueError("reshaped")
+                    value.data.copy_(copy)
+                else:
+                    value.load_state_dict(copy.state_dict())
+                    for (_, p), (_, q) in zip(value.named_parameters(), copy.named_parameters()):
+                        p.requires_grad_(q.requires_grad)
+                    for (_, m), (_, n) in zip(value.named_modules(), copy.named_modules()):
+                        m.training = n.training
+            namespace[name] = value
+        except Exception:
+            namespace[name] = copy
+def _gl_restore(snapshot, namespace, put_back=_gl_put_back):   # bound now: clear() drops it
+    saved, kept, torch_state, numpy_state, random_state = snapshot
     namespace.clear()
     namespace.update(saved)
+    put_back(namespace, kept)
     _gl_torch.set_rng_state(torch_state)
     _gl_np.random.set_state(numpy_state)
     _gl_random.setstate(random_state)
@@ -68,6 +104,13 @@ def _strip_markers(source: str) -> str:
                      if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
 
 
+def _owner(test_id: str, answer_ids) -> str | None:
+    """The answer cell a test cell belongs to: the longest answer id a ``test_<id>`` prefix
+    of ``test_id`` names (None for a cell that is not a test)."""
+    owners = [a for a in answer_ids if test_id.startswith(f"test_{a}")]
+    return max(owners, key=len) if owners else None
+
+
 def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 300,
            cwd: Path | None = None, stop_at_first: bool = False) -> tuple[list[MutantOutcome], list[str]]:
     """Run ``topic``'s solution once and replay each task with its mutants.
@@ -91,10 +134,9 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
     position = {_grade_id(c): k for k, (_, c) in enumerate(code) if _grade_id(c)}
     last_test = {}                                    # answer id -> index in ``code`` of its last test
     for k, (_, c) in enumerate(code):
-        gid = _grade_id(c) or ""
-        for answer in by_cell:
-            if gid.startswith(f"test_{answer}"):
-                last_test[answer] = k
+        owner = _owner(_grade_id(c) or "", answers)
+        if owner in by_cell:
+            last_test[owner] = k
     missing = sorted(set(by_cell) - set(last_test))
     if missing:
         raise ValueError(f"{topic}: no test cell named test_<id>_* for answer cells {missing}")
@@ -135,7 +177,7 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
                             source = mutated if j == start else code[j][1].source
                             error = run(source)
                             gid = _grade_id(code[j][1]) or f"cell {code[j][0]}"
-                            if error and (j == start or gid.startswith(f"test_{answer}")):
+                            if error and (j == start or _owner(gid, answers) == answer):
                                 # an answer cell that raises leaves its names undefined in a
                                 # fresh grading kernel, so its tests fail there: caught
                                 outcome.failed_tests.append(gid if j != start else f"{gid} raised {error}")

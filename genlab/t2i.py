@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from typing import Callable
 
 import torch
@@ -43,7 +42,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from genlab.data.procedural import BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES
-from genlab.diffusion import EMA, beta_schedule, schedule_tables
+from genlab.diffusion import beta_schedule, schedule_tables, train_denoiser
 from genlab.nets.unet import UNet
 
 PAD, START = "<pad>", "<start>"
@@ -171,18 +170,29 @@ class TextToImage(nn.Module):
 
     def __init__(self, words: list[str] | None = None, image_size: int = 32,
                  channels: tuple[int, ...] = (16, 32, 64), text_dim: int = 64,
-                 cond_dim: int = 128, num_timesteps: int = 1000, max_length: int = 16):
+                 cond_dim: int = 128, num_timesteps: int = 1000, max_length: int = 16,
+                 prediction: str = "epsilon", film: bool = False, coords: bool = False):
         super().__init__()
+        if prediction not in ("epsilon", "v"):
+            raise ValueError(f"prediction must be 'epsilon' or 'v', not {prediction!r}")
         words = list(words or caption_words())
-        self.config = dict(words=words, image_size=image_size, channels=tuple(channels),
-                           text_dim=text_dim, cond_dim=cond_dim, num_timesteps=num_timesteps,
-                           max_length=max_length)
-        self.image_size, self.num_timesteps = image_size, num_timesteps
+        self._config = dict(image_size=image_size, channels=tuple(channels), text_dim=text_dim,
+                            cond_dim=cond_dim, num_timesteps=num_timesteps, max_length=max_length)
+        if prediction != "epsilon" or film or coords:   # older checkpoints have none of these
+            self._config.update(prediction=prediction, film=film, coords=coords)
+        self.image_size, self.num_timesteps, self.prediction = image_size, num_timesteps, prediction
         self.tokenizer = Tokenizer(words, max_length)
         self.text = TextEncoder(len(words), text_dim, max_length=max_length, out_dim=cond_dim)
-        self.unet = UNet(3, 3, tuple(channels), emb_dim=128, cond_dim=cond_dim)
+        self.unet = UNet(3, 3, tuple(channels), emb_dim=128, cond_dim=cond_dim, film=film,
+                         coords=coords)
         _, _, alphas_cumprod = schedule_tables(beta_schedule("linear", num_timesteps))
         self.register_buffer("alphas_cumprod", alphas_cumprod, persistent=False)
+
+    @property
+    def config(self) -> dict:
+        """The constructor's arguments, with the tokenizer's words *now*: a model saved after
+        :meth:`Tokenizer.add_token` (and a grown embedding table) loads with its new words."""
+        return dict(words=list(self.tokenizer.words), **self._config)
 
     @property
     def device(self) -> torch.device:
@@ -192,9 +202,29 @@ class TextToImage(nn.Module):
         """Captions → conditioning vectors (B, cond_dim) on the model's device."""
         return self.text(self.tokenizer.encode(captions).to(self.device))
 
+    def training_loss(self, x0: Tensor, cond: Tensor,
+                      generator: torch.Generator | None = None) -> Tensor:
+        """The base model's own objective: t ~ U{0, …, T−1}, ε ~ N(0, I), x_t = √ᾱ x₀ + √(1−ᾱ) ε,
+        and the MSE between the network's output and its target, ε or v = √ᾱ ε − √(1−ᾱ) x₀.
+
+        In x₀ terms the ε-loss weighs timestep t by SNR(t) = ᾱ/(1−ᾱ), nearly 0 where the
+        layout of the image is decided; the v-loss weighs it by SNR(t) + 1 ≥ 1 (Salimans &
+        Ho, 2022), so the caption must explain the image at every noise level."""
+        t = torch.randint(self.num_timesteps, (len(x0),), generator=generator).to(x0.device)
+        noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+        abar = self.alphas_cumprod[t].view(-1, 1, 1, 1)
+        x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+        target = noise if self.prediction == "epsilon" else abar.sqrt() * noise - (1 - abar).sqrt() * x0
+        return F.mse_loss(self.unet(x_t, t, cond=cond), target)
+
     def forward(self, x: Tensor, t: Tensor, cond: Tensor,
                 residuals: list[Tensor] | None = None) -> Tensor:
-        return self.unet(x, t, cond=cond, residuals=residuals)
+        """ε̂(x_t, t, cond), (B, 3, S, S), whatever the network's own output is."""
+        out = self.unet(x, t, cond=cond, residuals=residuals)
+        if self.prediction == "epsilon":
+            return out
+        abar = self.alphas_cumprod[t].view(-1, 1, 1, 1)
+        return abar.sqrt() * out + (1 - abar).sqrt() * x          # ε = √ᾱ v + √(1−ᾱ) x_t
 
 
 # --- captions with dropout ----------------------------------------------------------------
@@ -256,7 +286,8 @@ def sample(model: TextToImage, captions: list[str], *, steps: int = 12, guidance
     - ``cond``: conditioning vectors (N, cond_dim) to use instead of encoding ``captions``
       (textual inversion feeds its own);
     - ``control(x_t, t, cond)`` → residuals for the U-Net's skips (ControlNet); applied to
-      both halves of the guided batch;
+      both halves of the guided batch; with a ``control`` all N images form one batch
+      (``batch_size`` is ignored), so the callback sees the rows it was built for;
     - ``clip``: clamp the denoised estimate x̂₀ to [−1, 1] and re-derive ε̂ from it.
     """
     device = model.device
@@ -285,6 +316,8 @@ def sample(model: TextToImage, captions: list[str], *, steps: int = 12, guidance
             e = (x_ve - x0) / sigma
         return e
 
+    if control is not None:
+        batch_size = len(cond)
     out = []
     for start in tqdm(range(0, len(cond), batch_size), desc="sampling", leave=False,
                       disable=not progress):
@@ -343,42 +376,26 @@ def evaluate_prompts(model: TextToImage, n: int = 200, *, seed: int = 0, guidanc
 
 def train_base_model(*, steps: int, n_images: int = 20_000, batch_size: int = 64,
                      lr: float = 2e-3, seed: int = 0, channels: tuple[int, ...] = (16, 32, 64),
-                     device: torch.device | str = "cpu",
-                     log: Callable[[int, float], None] | None = None) -> tuple[TextToImage, list[float]]:
-    """Train the text-to-image model on ``n_images`` seeded shapes (no hearts) with the
-    ε-prediction loss, AdamW, warm-up then cosine decay, EMA 0.999. Returns the EMA model
-    (on the CPU, eval mode) and the loss per step."""
+                     prediction: str = "v", film: bool = True, coords: bool = True,
+                     device: torch.device | str = "cpu") -> tuple[TextToImage, list[float]]:
+    """Train the text-to-image model on ``n_images`` seeded shapes (no hearts), each step's
+    captions drawn afresh by :func:`random_captions`, with :meth:`TextToImage.training_loss`
+    in :func:`genlab.diffusion.train_denoiser` (Adam, warm-up then cosine decay, EMA 0.999
+    with warm-up). Returns the EMA model (eval mode) and the loss per step."""
     from genlab.data.procedural import shapes as make_shapes
 
     torch.manual_seed(seed)
     data = make_shapes(n_images, seed=seed, shapes=TRAIN_SHAPES)
-    images = data.images * 2 - 1
+    keys = tuple(data.attributes)
+    attributes = torch.stack([data.attributes[k] for k in keys], dim=1)           # (N, 5)
     g = torch.Generator().manual_seed(seed + 1)
-    model = TextToImage(channels=channels).to(device)
-    ema = EMA(model, 0.999)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    warmup = min(200, steps // 10 + 1)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warmup if s < warmup
-        else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(steps - warmup, 1))))
-    abar = model.alphas_cumprod
-    losses = []
-    for step in tqdm(range(steps), desc="shapes-t2i", leave=False):
-        idx = torch.randint(n_images, (batch_size,), generator=g)
-        x0 = images[idx].to(device)
-        captions = random_captions({k: v[idx] for k, v in data.attributes.items()}, g)
-        t = torch.randint(model.num_timesteps, (batch_size,), generator=g).to(device)
-        noise = torch.randn(x0.shape, generator=g).to(device)
-        a = abar[t].view(-1, 1, 1, 1)
-        x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        loss = F.mse_loss(model(x_t, t, model.encode_text(captions)), noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        ema.update(model)
-        losses.append(loss.item())
-        if log and (step + 1) % 100 == 0:
-            log(step + 1, sum(losses[-100:]) / 100)
-    return ema.model.cpu().eval(), losses
+    model = TextToImage(channels=channels, prediction=prediction, film=film, coords=coords)
+
+    def loss_fn(model: TextToImage, x0: Tensor, rows: Tensor) -> Tensor:
+        captions = random_captions(dict(zip(keys, rows.cpu().T)), g)
+        return model.training_loss(x0, model.encode_text(captions), generator=g)
+
+    return train_denoiser(model.to(device), loss_fn, data.images * 2 - 1, steps=steps,
+                          batch_size=batch_size, lr=lr, ema_decay=0.999, ema_warmup=True,
+                          warmup=min(200, steps // 10 + 1), seed=seed, desc="shapes-t2i",
+                          device=device, extra=(attributes,))

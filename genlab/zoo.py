@@ -279,9 +279,9 @@ def _train_t2i(profile: str, seed: int) -> tuple[nn.Module, dict]:
     cfg = choose(ci=dict(steps=60, n_images=2000, n_eval=32), cpu=dict(steps=5000, n_images=20_000, n_eval=300),
                  gpu=dict(steps=5000, n_images=20_000, n_eval=300), profile_name=profile)
     seed_all(seed)
-    log = lambda step, loss: print(f"step {step}: loss {loss:.4f}", flush=True)
     model, losses = t2i.train_base_model(steps=cfg["steps"], n_images=cfg["n_images"], seed=seed,
-                                         device=default_device(), log=log)
+                                         device=default_device())
+    model = model.cpu()
     scores = t2i.evaluate_prompts(model, cfg["n_eval"], seed=seed)
     figure = ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
     meta = {"figure": f"attribute accuracy of {cfg['n_eval']} samples for full captions "

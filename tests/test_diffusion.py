@@ -62,6 +62,13 @@ def test_ema_averages_parameters():
     ema.update(model)
     assert torch.allclose(ema.model.weight, torch.full((1, 2), 0.19))
     assert not any(p.requires_grad for p in ema.model.parameters())
+    # with warm-up the n-th update uses min(decay, (1 + n) / (10 + n)): 2/11 first, then 3/12
+    warm = EMA(torch.nn.Linear(2, 1, bias=False).requires_grad_(False), decay=0.9, warmup=True)
+    warm.model.weight.fill_(0.0)
+    warm.update(model)
+    assert torch.allclose(warm.model.weight, torch.full((1, 2), 1 - 2 / 11))
+    warm.update(model)
+    assert torch.allclose(warm.model.weight, torch.full((1, 2), 1 - (2 / 11) * (3 / 12)))
 
 
 def test_train_denoiser_fits_a_constant():
@@ -73,6 +80,21 @@ def test_train_denoiser_fits_a_constant():
                                        lr=5e-2, ema_decay=0.9, warmup=10, seed=0)
     assert len(losses) == 300 and losses[-1] < 0.01 * losses[0]
     assert ema_model(torch.zeros(1, 1)).item() == pytest.approx(3.0, abs=0.1)
+
+
+def test_train_denoiser_passes_aligned_extra_tensors():
+    """``extra`` rows arrive with their own images: the target is each image's label."""
+    torch.manual_seed(0)
+    images = torch.arange(64, dtype=torch.float32).view(64, 1)
+    labels = images.squeeze(1) * 2
+    seen = []
+
+    def loss_fn(m, x0, y):
+        seen.append(torch.equal(y, x0.squeeze(1) * 2))
+        return (m(x0).squeeze(1) - y).pow(2).mean()
+
+    train_denoiser(torch.nn.Linear(1, 1), loss_fn, images, steps=5, batch_size=8, extra=(labels,))
+    assert seen == [True] * 5
 
 
 def test_sample_loop_calls_the_step_in_order_and_chunks():

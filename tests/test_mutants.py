@@ -48,3 +48,34 @@ def test_the_pipeline_agrees_with_the_replay(topic, tmp_path):
                      students=[f"mutant-{mutant.name}"], progress=False)
     assert result.status == "graded", result.reason
     assert mutant_lost_points(result, mutant), f"{mutant.name} scored {result.score}/{result.autograded_max}"
+
+
+def test_snapshot_restores_in_place_changes_into_the_same_objects():
+    """What a mutant does to the kernel's tensors and networks is undone before the next one,
+    and objects that hold them (an optimiser) still point at the restored ones."""
+    import torch
+
+    from genlab.mutation import _RESTORE, _SNAPSHOT
+
+    ns = {}
+    exec("import torch\nnet = torch.nn.Linear(2, 2).requires_grad_(False).eval()\n"
+         "opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)\n"
+         "table = torch.zeros(3)\nalias = table\nwide = torch.ones(2)\n", ns)
+    weight, table = ns["net"].weight.clone(), ns["table"]
+    exec(_SNAPSHOT, ns)
+    exec("net.weight.add_(1.0); net.requires_grad_(True).train(); table += 5\n"
+         "wide = torch.ones(4); extra = 1", ns)                     # the mutant
+    exec(_RESTORE, ns)
+    assert torch.equal(ns["net"].weight, weight) and not ns["net"].weight.requires_grad
+    assert not ns["net"].training
+    assert ns["table"] is table and ns["alias"] is table and torch.equal(table, torch.zeros(3))
+    assert ns["wide"].shape == (2,) and "extra" not in ns
+
+
+def test_a_test_cell_belongs_to_the_longest_answer_id_it_names():
+    from genlab.mutation import _owner
+
+    answers = ["controlnet", "controlnet_loss", "mask"]
+    assert _owner("test_controlnet_loss_visible", answers) == "controlnet_loss"
+    assert _owner("test_controlnet_module_hidden", answers) == "controlnet"
+    assert _owner("figure", answers) is None

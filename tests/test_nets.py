@@ -86,3 +86,40 @@ def test_noisy_classifier_and_conv_classifier_shapes():
     assert conv(x).shape == (5, 8) and conv.logits(x)["colour"].shape == (5, 9)
     assert conv.features(x).shape == (5, 128) and conv.predict(x, "colour").shape == (5,)
     assert (conv.features(x) >= 0).all(), "features are taken after the ReLU"
+
+
+def test_film_scales_and_shifts_features():
+    torch.manual_seed(0)
+    net = UNet(1, cond_dim=4, film=True, **SMALL).eval()
+    assert net.config["film"] is True and net.down[0].emb.out_features == 2 * 8
+    block = net.down[0]
+    x, emb = torch.randn(2, 8, 16, 16), torch.randn(2, 32)
+    with torch.no_grad():                      # zero FiLM: scale 1, shift 0, the embedding is ignored
+        block.emb.weight.zero_(); block.emb.bias.zero_()
+    assert torch.allclose(block(x, emb), block(x, torch.randn(2, 32)))
+    with torch.no_grad():                      # a scale of −1 (1 + γ = 0) silences conv2's input
+        block.emb.bias[:8] = -1.0
+    expected = block.conv2(torch.zeros(2, 8, 16, 16)) + block.skip(x)
+    assert torch.allclose(block(x, emb), expected, atol=1e-6)
+
+
+def test_coord_stem_breaks_translation_equivariance():
+    torch.manual_seed(0)
+    plain, coord = UNet(1, **SMALL).eval(), UNet(1, coords=True, **SMALL).eval()
+    assert coord.config["coords"] is True and "coords" not in plain.config
+    x = torch.zeros(1, 1, 16, 16)              # a constant image: only the coordinates vary
+    stem = coord.stem(x)
+    assert stem.shape == (1, 8, 16, 16)
+    interior = stem[..., 1:-1, 1:-1]           # away from the zero padding
+    assert interior.std(dim=(-2, -1)).max() > 1e-3, "the coordinate channels must reach the features"
+    assert plain.stem(x)[..., 1:-1, 1:-1].std(dim=(-2, -1)).max() < 1e-6
+    copy = coord.encoder_copy()                # ControlNet's copy keeps the coordinates
+    assert torch.equal(copy["stem"](x), stem)
+
+
+def test_old_configs_still_build_the_same_network():
+    """Shipped checkpoints saved before film/coords existed load into the same layout."""
+    net = UNet(1, num_classes=10, **SMALL)
+    assert set(net.config) == {"in_channels", "out_channels", "channels", "blocks_per_level",
+                               "emb_dim", "num_classes", "cond_dim", "dropout"}
+    assert isinstance(net.stem, torch.nn.Conv2d) and net.down[0].emb.out_features == 8

@@ -130,3 +130,39 @@ def test_attribute_accuracy_reads_rendered_shapes():
     assert scores["shape"] > 0.9 and scores["colour"] > 0.9
     wrong = t2i.attribute_accuracy(data.images, {"shape": (data.attributes["shape"] + 1) % 8})
     assert wrong["shape"] < 0.1
+
+
+def test_v_prediction_model_returns_epsilon():
+    """A v-prediction network (v = √ᾱ ε − √(1−ᾱ) x₀) behind the same ε interface: a network
+    that returns the true v makes ``model(...)`` return the true ε at every t."""
+    torch.manual_seed(0)
+    model = t2i.TextToImage(channels=(8, 8), prediction="v").eval()
+    assert model.config["prediction"] == "v"
+    x0, eps = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 3, 32, 32)
+    t = torch.tensor([0, 250, 700, 999])
+    a = model.alphas_cumprod[t].view(-1, 1, 1, 1)
+    x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+    v = a.sqrt() * eps - (1 - a).sqrt() * x0
+    model.unet.forward = lambda x, t, cond=None, residuals=None: v
+    assert torch.allclose(model(x_t, t, torch.zeros(4, 128)), eps, atol=1e-5)
+    with pytest.raises(ValueError, match="prediction"):
+        t2i.TextToImage(channels=(8, 8), prediction="x0")
+
+
+def test_saved_config_keeps_added_words_and_control_sees_every_row():
+    model = tiny_model()
+    new = model.tokenizer.add_token("S*")
+    old = model.text.token_embedding
+    model.text.token_embedding = torch.nn.Embedding(new + 1, old.embedding_dim)
+    rebuilt = t2i.TextToImage(**model.config)
+    rebuilt.load_state_dict(model.state_dict())
+    assert rebuilt.tokenizer.words[-1] == "s*" and torch.allclose(
+        rebuilt.encode_text("a S*"), model.encode_text("a S*"))
+    rows = []
+
+    def control(x, t, cond):
+        rows.append(len(x))
+        return [torch.zeros(len(x), c, *s) for c, s in shapes_of(model, x)]
+
+    t2i.sample(model, ["a red circle"] * 5, steps=2, guidance=1.0, batch_size=2, control=control)
+    assert set(rows) == {5}, "a control callback must get all N rows at once"

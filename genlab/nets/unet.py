@@ -43,13 +43,20 @@ def _groups(channels: int) -> int:
 
 class ResBlock(nn.Module):
     """GroupNorm → SiLU → conv, plus the embedding as a per-channel shift, GroupNorm → SiLU →
-    dropout → conv; a 1×1 conv on the skip path when the channel count changes."""
+    dropout → conv; a 1×1 conv on the skip path when the channel count changes.
 
-    def __init__(self, in_channels: int, out_channels: int, emb_dim: int, dropout: float = 0.0):
+    With ``film=True`` the embedding sets a per-channel scale *and* shift of the second
+    GroupNorm's output, h ← norm(h)·(1 + γ(emb)) + β(emb) (FiLM, Perez et al. 2018; the
+    "scale-shift norm" of Dhariwal & Nichol 2021): a condition can switch features on and
+    off, not only move them."""
+
+    def __init__(self, in_channels: int, out_channels: int, emb_dim: int, dropout: float = 0.0,
+                 film: bool = False):
         super().__init__()
+        self.film = film
         self.norm1 = nn.GroupNorm(_groups(in_channels), in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.emb = nn.Linear(emb_dim, out_channels)
+        self.emb = nn.Linear(emb_dim, 2 * out_channels if film else out_channels)
         self.norm2 = nn.GroupNorm(_groups(out_channels), out_channels)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
@@ -58,9 +65,32 @@ class ResBlock(nn.Module):
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:                      # x (B, C, H, W)
         h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.emb(F.silu(emb))[:, :, None, None]
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        e = self.emb(F.silu(emb))[:, :, None, None]
+        if self.film:
+            scale, shift = e.chunk(2, dim=1)
+            h = self.norm2(h) * (1 + scale) + shift
+        else:
+            h = self.norm2(h + e)
+        h = self.conv2(self.dropout(F.silu(h)))
         return h + self.skip(x)
+
+
+class CoordStem(nn.Module):
+    """The U-Net's first convolution with two extra input channels, the pixel's x and y in
+    [−1, 1] (CoordConv, Liu et al. 2018). A convolution is translation-equivariant: without
+    them a global condition ("in the top left") can only find the image's corners through the
+    zero padding. (B, in_channels, H, W) → (B, out_channels, H, W)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels + 2, out_channels, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
+        xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
+        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy")).expand(b, 2, h, w)
+        return self.conv(torch.cat([x, grid], dim=1))
 
 
 class UNet(nn.Module):
@@ -74,13 +104,15 @@ class UNet(nn.Module):
     def __init__(self, in_channels: int = 1, out_channels: int | None = None,
                  channels: tuple[int, ...] = (32, 64, 128), blocks_per_level: int = 1,
                  emb_dim: int = 128, num_classes: int | None = None, cond_dim: int | None = None,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, film: bool = False, coords: bool = False):
         super().__init__()
         out_channels = out_channels or in_channels
         self.config = dict(in_channels=in_channels, out_channels=out_channels,
                            channels=tuple(channels), blocks_per_level=blocks_per_level,
                            emb_dim=emb_dim, num_classes=num_classes, cond_dim=cond_dim,
                            dropout=dropout)
+        if film or coords:                     # older checkpoints' configs have neither key
+            self.config.update(film=film, coords=coords)
         self.num_classes, self.cond_dim, self.emb_dim = num_classes, cond_dim, emb_dim
         self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(),
                                       nn.Linear(emb_dim, emb_dim))
@@ -88,25 +120,27 @@ class UNet(nn.Module):
         self.label_emb = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
         self.cond_proj = nn.Linear(cond_dim, emb_dim) if cond_dim else None
 
-        self.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
+        self.stem = (CoordStem(in_channels, channels[0]) if coords
+                     else nn.Conv2d(in_channels, channels[0], 3, padding=1))
+        block = lambda cin, cout: ResBlock(cin, cout, emb_dim, dropout, film)
         self.down = nn.ModuleList()
         self.skip_channels: list[int] = [channels[0]]
         c = channels[0]
         for level, width in enumerate(channels):
             for _ in range(blocks_per_level):
-                self.down.append(ResBlock(c, width, emb_dim, dropout))
+                self.down.append(block(c, width))
                 c = width
                 self.skip_channels.append(c)
             if level < len(channels) - 1:
                 self.down.append(nn.Conv2d(c, c, 3, stride=2, padding=1))     # downsample
                 self.skip_channels.append(c)
-        self.middle = nn.ModuleList([ResBlock(c, c, emb_dim, dropout), ResBlock(c, c, emb_dim, dropout)])
+        self.middle = nn.ModuleList([block(c, c), block(c, c)])
         self.middle_channels = c
         self.up = nn.ModuleList()
         skips = list(self.skip_channels)
         for level, width in reversed(list(enumerate(channels))):
             for _ in range(blocks_per_level + 1):
-                self.up.append(ResBlock(c + skips.pop(), width, emb_dim, dropout))
+                self.up.append(block(c + skips.pop(), width))
                 c = width
             if level > 0:
                 self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
