@@ -23,7 +23,7 @@ def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequentia
 
 
 class MLPGenerator(nn.Module):
-    """z (B, z_dim) → x (B, out_dim) through ``depth`` hidden ReLU layers of ``width``."""
+    """z (B, z_dim) → x (B, out_dim) through ``depth`` hidden LeakyReLU(0.2) layers of ``width``."""
 
     def __init__(self, z_dim: int = 2, out_dim: int = 2, width: int = 128, depth: int = 3):
         super().__init__()
