@@ -9,7 +9,10 @@ CPUs, so topics 11 (textual inversion) and 12 (ControlNet) work on a model that 
   first) and :class:`TextEncoder` (token + position embeddings, a 2-layer pre-norm
   Transformer, mean pooling over the real tokens) → one vector per caption;
 - **denoiser**: the course's :class:`genlab.nets.UNet` with that vector as ``cond``
-  (added to the time embedding), ε-prediction, linear β schedule with T = 1000;
+  (summed with the time embedding, then a FiLM scale and shift in every residual block),
+  a coordinate stem (x, y channels) so that "in the top left" can find the top left, and
+  **v-prediction** (the network predicts v = √ᾱ ε − √(1−ᾱ) x₀; ``model(...)`` still
+  returns ε̂, so every sampler and loss of topics 09–12 applies); linear β, T = 1000;
 - **classifier-free guidance** by caption dropout: 10 % of training captions are empty;
 - **attribute dropout**: each part of a caption (size, colour, shape, position,
   background) is left out with probability 0.3, so partial prompts ("a red shape") work
@@ -29,6 +32,16 @@ The model is a shared asset, trained by a recipe (no student writes it)::
 flow ODE in the σ-parametrisation of Karras et al., 2022), with classifier-free guidance
 and optional ControlNet residuals. Topic 09 asks students for DDPM and DDIM steps; this is
 neither, and topics 11–12 use it as plumbing.
+
+**Why v, FiLM and coordinates.** The first shipped model (ε-prediction, shift-only
+conditioning, no coordinates, 5,000 steps) drew clean shapes that ignored their captions:
+shape 0.20, colour 0.36, background 0.19, position 0.21 on full captions. In x₀ terms the
+ε-loss weighs a timestep by its SNR, which is ≈ 0 at the high noise levels where a sample's
+layout and colours are decided, so the caption never had to explain them; at t = 800 its
+x̂₀ error with the caption was 0.50, as without. The v-loss weighs every timestep by
+SNR + 1 ≥ 1. After 2,000 steps with v, FiLM and coordinates, x̂₀ at t = 800 errs by 0.03
+with the caption (0.12 without), and samples get the background (0.99), position (0.97) and
+colour (0.70) right; the shape, a fine detail, needs the longer run.
 """
 from __future__ import annotations
 
@@ -165,8 +178,9 @@ class TextToImage(nn.Module):
     ``model.unet`` (:class:`genlab.nets.UNet`, 3 → 3 channels at 32 px) and
     ``model.tokenizer``; the noise schedule as buffers ``betas``, ``alphas_cumprod``.
 
-    ``model(x_t, t, cond, residuals=None)`` → ε̂; ``model.encode_text(captions)`` → cond.
-    Images live in [−1, 1]."""
+    ``model(x_t, t, cond, residuals=None)`` → ε̂, whatever the network predicts
+    (``prediction="v"``: ε̂ = √ᾱ v̂ + √(1−ᾱ) x_t); ``model.encode_text(captions)`` → cond;
+    ``model.training_loss(x0, cond)`` → the recipe's objective. Images live in [−1, 1]."""
 
     def __init__(self, words: list[str] | None = None, image_size: int = 32,
                  channels: tuple[int, ...] = (16, 32, 64), text_dim: int = 64,
