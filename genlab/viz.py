@@ -105,9 +105,20 @@ def plot_shapes(shapes: torch.Tensor, *, ncol: int = 8, titles: Sequence[str] | 
 
 def slider_demo(render: Callable[[float], None], *, description: str = "t",
                 min: float = 0.0, max: float = 1.0, step: float = 0.05, value: float = 0.0):
-    """A float slider that calls ``render(value)`` (which draws a figure) on every move."""
+    """A float slider labelled ``description`` that calls ``render(value)`` (which draws a figure)
+    on every move, whatever ``render``'s parameter is called.
+
+    ``ipywidgets.interactive`` matches widgets to parameters by name: given ``step=slider`` for
+    ``render(position: float)`` it ignores the slider and builds a text box from the annotation.
+    Here ``render`` is wrapped so that the slider always drives its first argument."""
     import ipywidgets as widgets
 
-    return widgets.interactive(render, **{description: widgets.FloatSlider(
-        value=value, min=min, max=max, step=step, description=description,
-        continuous_update=False)})
+    if not max > min or not step > 0:
+        raise ValueError(f"a slider needs at least two positions: got min={min}, max={max}, step={step}")
+
+    def draw(value: float) -> None:
+        render(value)
+
+    slider = widgets.FloatSlider(value=value, min=min, max=max, step=step, description=description,
+                                 continuous_update=False)
+    return widgets.interactive(draw, value=slider)

@@ -60,6 +60,29 @@ def test_slider_demo_calls_the_renderer():
     assert seen[0] == 0.25 and seen[-1] == 0.75
 
 
+def test_slider_demo_is_a_slider_whatever_the_renderer_calls_its_argument():
+    """ipywidgets.interactive matches by name: render(position) with description="step" once gave
+    a text box instead of a slider (lecture 04)."""
+    import ipywidgets as widgets
+
+    seen = []
+
+    def render(position: float) -> None:
+        seen.append(position)
+
+    widget = slider_demo(render, description="step", min=0, max=40, step=8, value=40)
+    slider = widget.children[0]
+    assert isinstance(slider, widgets.FloatSlider) and slider.description == "step"
+    assert (slider.max - slider.min) / slider.step + 1 >= 2
+    slider.value = 8
+    assert seen == [40, 8]
+
+
+def test_slider_demo_refuses_a_slider_with_one_position():
+    with pytest.raises(ValueError, match="two positions"):
+        slider_demo(lambda t: None, min=0, max=0, step=1)
+
+
 def test_demo_html_uses_the_local_mathjax_when_installed(tmp_path):
     import nbformat
 
