@@ -256,3 +256,22 @@ def translation_error(translated: Tensor, truth: Tensor) -> float:
     if translated.shape != truth.shape:
         raise ValueError(f"shapes differ: {tuple(translated.shape)} vs {tuple(truth.shape)}")
     return (translated.detach().cpu() - truth.detach().cpu()).abs().mean().item()
+
+
+def changed_pixel_gain(translated: Tensor, source: Tensor, truth: Tensor) -> float:
+    """How much of the identity map's error a translation removes where the translation matters.
+
+    On the pixels C that the true translation changes (``truth`` differs from ``source`` in
+    any channel), 1 - mean_C |translated - truth| / mean_C |source - truth|. All (N, C, H, W)
+    in [0, 1]. 1 is perfect, 0 is the identity map (copying the input), below 0 is worse than
+    copying. A whole-image error cannot see this when the changed pixels are few: on
+    :func:`~genlab.data.unpaired_shapes` they are ~10 %, and copying the input scores a
+    translation error of only 0.03."""
+    if not translated.shape == source.shape == truth.shape:
+        raise ValueError(f"shapes differ: {tuple(translated.shape)}, {tuple(source.shape)}, {tuple(truth.shape)}")
+    translated, source, truth = (t.detach().cpu().float() for t in (translated, source, truth))
+    changed = ((truth - source).abs().amax(dim=1, keepdim=True) > 1e-6).expand_as(truth)   # (N, C, H, W)
+    if not changed.any():
+        raise ValueError("the true translation changes no pixel")
+    identity_error = (source - truth).abs()[changed].mean()
+    return (1 - (translated - truth).abs()[changed].mean() / identity_error).item()

@@ -232,3 +232,17 @@ def test_classifier_fd_uses_the_stored_reference_and_checks_its_input():
         metrics.classifier_fd(torch.rand(10, 3, 28, 28))
     with pytest.raises(ValueError, match="no evaluation classifier"):
         metrics.classifier_fd(x, "cifar10")
+
+
+def test_changed_pixel_gain_is_0_for_copying_and_1_for_the_truth():
+    source = torch.zeros(2, 3, 4, 4)
+    truth = source.clone()
+    truth[:, :, :2] = 1.0                                     # the translation changes the top half
+    assert metrics.changed_pixel_gain(source, source, truth) == 0
+    assert metrics.changed_pixel_gain(truth, source, truth) == 1
+    halfway = truth.clone()
+    halfway[:, :, :2] = 0.5
+    halfway[:, :, 2:] = 0.9                                   # unchanged pixels do not count
+    assert metrics.changed_pixel_gain(halfway, source, truth) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="changes no pixel"):
+        metrics.changed_pixel_gain(source, source, source)
