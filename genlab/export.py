@@ -26,6 +26,30 @@ EXPORTS = {"09-ddpm-ddim": ("ddpm-fashion",),
            "03-wgan": ("fashion-gan", "fashion-wgan", "fashion-wgan-gp", "ring-wgan-gp", "grid-wgan-gp")}
 
 
+def _bootstrap_controlnet() -> None:
+    """Topic 12's hidden tests load the shipped ``shapes-controlnet`` into the student's module,
+    so its export would fail after ``shapes-t2i`` is retrained with another architecture (the
+    old weights no longer fit). Then write a provisional checkpoint that fits: the new base's
+    encoder, default-initialised (non-zero) convolutions, no claims; the export replaces it."""
+    from genlab import zoo
+    from genlab.nets.controlnet import ControlNetWeights
+
+    base = zoo.load("shapes-t2i", "cpu")
+    weights = ControlNetWeights(base.unet.config)
+    try:
+        weights.load_state_dict(zoo.load("shapes-controlnet", "cpu").state_dict())
+        return                                        # the shipped one fits: nothing to do
+    except (zoo.ZooError, RuntimeError):
+        pass
+    weights.encoder.load_state_dict(base.unet.encoder_copy().state_dict())
+    dest = zoo.checkpoint_path("shapes-controlnet")
+    zoo.save(weights, {"figure": "provisional (untrained) weights for the export of topic 12"}, dest)
+    zoo.write_manifest_row(zoo.ManifestRow("checkpoints/shapes-controlnet.pt", zoo.sha256_of(dest),
+                                           dest.stat().st_size, "genlab.export._bootstrap_controlnet()",
+                                           "provisional, replaced by genlab zoo export 12"))
+    print("the shipped shapes-controlnet does not fit shapes-t2i: wrote provisional weights")
+
+
 def export(topic: str, profile: str = "cpu", seed: int = 0, *, write: bool = True,
            out: Path | None = None, timeout: int = 4 * 3600) -> list[tuple[Path, dict]]:
     """Run the topic's solution notebook with EXPORT set; return (checkpoint path, meta) for
@@ -40,6 +64,8 @@ def export(topic: str, profile: str = "cpu", seed: int = 0, *, write: bool = Tru
     topic = resolve_topic(topic)
     if topic not in EXPORTS:
         raise SystemExit(f"{topic} exports no checkpoint; topics that do: {', '.join(EXPORTS)}")
+    if topic == "12-controlnet" and write:
+        _bootstrap_controlnet()
     command = f"genlab zoo export {topic.split('-')[0]} --profile {profile} --seed {seed}"
     results = []
     with tempfile.TemporaryDirectory() as tmp:
