@@ -49,8 +49,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             out = Path(tmp) / f"seed{seed}.ipynb"
-            papermill.execute_notebook(str(solution_path(topic)), str(out), parameters={"SEED": seed},
-                                       progress_bar=False, cwd=tmp)
+            try:
+                papermill.execute_notebook(str(solution_path(topic)), str(out), parameters={"SEED": seed},
+                                           progress_bar=False, cwd=tmp)
+            except papermill.PapermillExecutionError as error:   # a bar the seed misses: keep its numbers
+                print(f"solution seed {seed} stopped at cell {error.exec_count}: "
+                      f"{error.evalue.splitlines()[0] if error.evalue else error.ename}", file=sys.stderr)
             for name, value in metrics_of(nbformat.read(out, as_version=4)).items():
                 table[name][f"solution seed {seed}"] = value
         if not args.no_mutants:

@@ -40,8 +40,14 @@ shape 0.20, colour 0.36, background 0.19, position 0.21 on full captions. In x�
 layout and colours are decided, so the caption never had to explain them; at t = 800 its
 x̂₀ error with the caption was 0.50, as without. The v-loss weighs every timestep by
 SNR + 1 ≥ 1. After 2,000 steps with v, FiLM and coordinates, x̂₀ at t = 800 errs by 0.03
-with the caption (0.12 without), and samples get the background (0.99), position (0.97) and
-colour (0.70) right; the shape, a fine detail, needs the longer run.
+with the caption (0.12 without). The shipped model (5,000 steps) reads, on 300 full
+captions: shape 0.20, colour 0.94, background 1.00, size 0.97, position 1.00.
+
+**What it cannot do: shapes by name.** The shape is at chance (1 in 6). Its samples are
+round blobs of the right colour, size and place whatever shape is named (large shapes: 0.24),
+and the text vector hardly moves with the shape word (distance 1.2–2.9 between captions that
+differ only in the shape, against 7.3 for the colour and 9.0 for the background, norm 9).
+ControlNet (topic 12) supplies the outline the caption cannot.
 """
 from __future__ import annotations
 
