@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from genlab.course import resolve_topic, solution_path
+from genlab.demos import PollingNotebookClient
 from genlab.validity import Mutant, apply_mutant, load_mutants, solution_answers
 
 _SNAPSHOT = """
@@ -141,8 +141,8 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
     if missing:
         raise ValueError(f"{topic}: no test cell named test_<id>_* for answer cells {missing}")
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd or Path.cwd())}})
+    client = PollingNotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                   resources={"metadata": {"path": str(cwd or Path.cwd())}})
     outcomes: list[MutantOutcome] = []
     reference_failures: list[str] = []
 
