@@ -88,6 +88,7 @@ HIDDEN_WORD = "star"        # drawn in training, never named: the concept of tex
 UNSEEN_SHAPE = "heart"      # never drawn in training: out of the model's reach
 GENERIC_SHAPE_WORD = "shape"
 TRAIN_SHAPES = tuple(s for s in SHAPES if s != UNSEEN_SHAPE)
+CAPTION_PARTS = ("size", "colour", "shape", "position", "background")   # in caption order
 
 
 def caption_words() -> list[str]:
@@ -290,7 +291,7 @@ def random_captions(attributes: dict[str, Tensor], g: torch.Generator, *,
                     p_drop_part: float = 0.3, p_uncond: float = 0.1) -> list[str]:
     """One caption per image: each part kept with probability 1 − ``p_drop_part``; the
     whole caption empty with probability ``p_uncond`` (classifier-free guidance)."""
-    keys = ("size", "colour", "shape", "position", "background")
+    keys = CAPTION_PARTS
     n = len(attributes["shape"])
     keep = torch.rand(n, len(keys), generator=g) >= p_drop_part
     empty = torch.rand(n, generator=g) < p_uncond
@@ -459,8 +460,6 @@ class ImageEncoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
-
-CAPTION_PARTS = ("size", "colour", "shape", "position", "background")
 
 
 def caption_matches(attributes: Tensor, keep: Tensor) -> Tensor:

@@ -278,7 +278,8 @@ def _train_t2i(profile: str, seed: int) -> tuple[nn.Module, dict]:
 
     cfg = choose(ci=dict(steps=60, text_steps=20, n_images=2000, n_eval=32),
                  cpu=dict(steps=5000, text_steps=2000, n_images=20_000, n_eval=300),
-                 gpu=dict(steps=5000, text_steps=2000, n_images=20_000, n_eval=300), profile_name=profile)
+                 gpu=dict(steps=5000, text_steps=2000, n_images=20_000, n_eval=300),
+                 profile_name=profile)
     seed_all(seed)
     model, losses = t2i.train_base_model(steps=cfg["steps"], text_steps=cfg["text_steps"],
                                          n_images=cfg["n_images"], seed=seed,
@@ -289,7 +290,8 @@ def _train_t2i(profile: str, seed: int) -> tuple[nn.Module, dict]:
     figure = ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
     meta = {"figure": f"attribute accuracy of {cfg['n_eval']} samples for full captions "
                       f"(Heun 12 steps, guidance 3): {figure}",
-            "accuracy": scores, "caption_separation": separation, "final_loss": sum(losses[-100:]) / max(len(losses[-100:]), 1),
+            "accuracy": scores, "caption_separation": separation,
+            "final_loss": sum(losses[-100:]) / max(len(losses[-100:]), 1),
             "steps": cfg["steps"], "hidden_word": t2i.HIDDEN_WORD, "unseen_shape": t2i.UNSEEN_SHAPE,
             "input": "x_t (B, 3, 32, 32) in [-1, 1] scale, t (B,), cond (B, 128)"}
     return model, meta
