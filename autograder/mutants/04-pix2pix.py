@@ -73,4 +73,7 @@ MUTANTS = [
     dict(name="step-lambda-not-passed", cell="train_step",
          find="generator_loss(D, x, y_fake, y, lam)", replace="generator_loss(D, x, y_fake, y)",
          why="ignores the lam argument (always 100)"),
+    dict(name="step-generator-adversarial-only", cell="train_step",
+         find="    total.backward()\n", replace="    adversarial.backward()\n",
+         why="back-propagates only the adversarial term: the L1 term is logged but never trains G"),
 ]
