@@ -560,3 +560,116 @@ def train_base_model(*, steps: int, n_images: int = 20_000, batch_size: int = 64
                           batch_size=batch_size, lr=lr, ema_decay=0.999, ema_warmup=True,
                           warmup=min(200, steps // 10 + 1), seed=seed, desc="shapes-t2i",
                           device=device, extra=(attributes,))
+
+
+# --- the second set: OpenMoji with its own captions ------------------------------------------
+#
+# The shapes model's captions are compositional and exhaustive; OpenMoji's are the Unicode
+# (CLDR) names, "grinning face with big eyes", "woman police officer: light skin tone": real
+# language, one caption per drawing. ``emoji-t2i`` is a second TextToImage with the same
+# architecture trained on them, the base of topic 12's line-art ControlNet. Its vocabulary
+# holds the words that name at least two drawings: a word that names one drawing only
+# ("Jersey", "iceberg") would teach the model a lookup, not a concept, and is left out of
+# the prompt (so "flag: Cape Verde" is read as "flag cape").
+
+EMOJI_MIN_COUNT = 2
+
+
+def emoji_words(caption: str) -> list[str]:
+    """An OpenMoji caption as lower-case words: "flag: Cape Verde" → ["flag", "cape",
+    "verde"], "medium-dark skin tone" → ["medium", "dark", "skin", "tone"]."""
+    return re.findall(r"[a-z0-9']+", caption.lower().replace("\u2019", "'"))
+
+
+def emoji_vocabulary(captions: list[str], min_count: int = EMOJI_MIN_COUNT) -> list[str]:
+    """``<pad>``, ``<start>``, then every word used by at least ``min_count`` of ``captions``,
+    most frequent first (ties alphabetical)."""
+    from collections import Counter
+
+    if min_count < 1:
+        raise ValueError(f"min_count must be >= 1, not {min_count}")
+    counts = Counter(w for c in captions for w in emoji_words(c))
+    kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+    return [PAD, START] + [w for w in kept if w not in (PAD, START)]
+
+
+def emoji_prompt(caption: str, tokenizer: Tokenizer) -> str:
+    """The words of an OpenMoji ``caption`` that ``tokenizer`` knows, in order (at most
+    ``max_length − 1``): the prompt the model was trained with for that drawing."""
+    words = [w for w in emoji_words(caption) if w in tokenizer.index]
+    return " ".join(words[: tokenizer.max_length - 1])
+
+
+def train_emoji_model(*, steps: int, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
+                      channels: tuple[int, ...] = (16, 32, 64), p_drop_word: float = 0.15,
+                      p_uncond: float = 0.1, skintones: bool = True,
+                      device: torch.device | str = "cpu") -> tuple[TextToImage, list[float]]:
+    """Train a :class:`TextToImage` (v-prediction, FiLM, coordinates, as ``shapes-t2i``) on the
+    OpenMoji training split (with the skin-tone variants when ``skintones``: the same drawing
+    in five colours, told apart only by their captions' skin-tone words). Each step's prompt is
+    :func:`emoji_prompt` with each word dropped with probability ``p_drop_word``, or empty with
+    probability ``p_uncond`` (classifier-free guidance). The text encoder learns jointly with
+    the U-Net. Returns the EMA model and the loss per step."""
+    from genlab.data.openmoji import emoji
+
+    if not 0 <= p_drop_word < 1 or not 0 <= p_uncond < 1:
+        raise ValueError("p_drop_word and p_uncond must lie in [0, 1)")
+    torch.manual_seed(seed)
+    data = emoji("train", skintones=skintones, verbose=False)
+    model = TextToImage(emoji_vocabulary(data.captions), channels=channels, prediction="v",
+                        film=True, coords=True)
+    prompts = [emoji_prompt(c, model.tokenizer).split() for c in data.captions]
+    g = torch.Generator().manual_seed(seed + 1)
+
+    def loss_fn(model: TextToImage, x0: Tensor, rows: Tensor) -> Tensor:
+        captions = []
+        for i in rows.tolist():
+            keep = torch.rand(len(prompts[i]), generator=g) >= p_drop_word
+            empty = torch.rand((), generator=g) < p_uncond
+            captions.append("" if empty else " ".join(w for w, k in zip(prompts[i], keep) if k))
+        return model.training_loss(x0, model.encode_text(captions), generator=g)
+
+    return train_denoiser(model.to(device), loss_fn, data.images * 2 - 1, steps=steps,
+                          batch_size=batch_size, lr=lr, ema_decay=0.999, ema_warmup=True,
+                          warmup=min(200, steps // 10 + 1), seed=seed, desc="emoji-t2i",
+                          device=device, extra=(torch.arange(len(data.images)),))
+
+
+@torch.no_grad()
+def evaluate_emoji_model(model: TextToImage, n: int = 200, *, seed: int = 0,
+                         guidance: float = 3.0, steps: int = 12,
+                         classifier: nn.Module | None = None) -> dict[str, float]:
+    """Sample the prompts of ``n`` random training drawings (no skin-tone variants) and of
+    ``n`` held-out drawings (test split: new captions made of known words) and report:
+
+    - ``train_group`` / ``test_group``: fraction whose OpenMoji group the shipped emoji
+      classifier reads as the drawing's (the classifier itself reads ``real_train_group`` /
+      ``real_test_group`` of the real drawings right, the ceiling);
+    - ``train_nearest``: fraction whose nearest training image (L2, pixels) has the same
+      prompt, i.e. the model drew the drawing it was asked for;
+    - ``null_group``: the classifier's agreement for unconditional samples (the floor)."""
+    from genlab.data.openmoji import emoji
+
+    if classifier is None:
+        from genlab import zoo
+        classifier = zoo.load("emoji-classifier", "cpu")
+    train = emoji("train", verbose=False)
+    test = emoji("test", verbose=False)
+    g = torch.Generator().manual_seed(10_000 + seed)
+    out = {}
+    for name, data in (("train", train), ("test", test)):
+        idx = torch.randperm(len(data.images), generator=g)[:n]
+        prompts = [emoji_prompt(data.captions[i], model.tokenizer) for i in idx.tolist()]
+        images = sample(model, prompts, steps=steps, guidance=guidance, seed=seed)
+        labels = data.labels[idx]
+        out[f"{name}_group"] = (classifier.predict(images, "group") == labels).float().mean().item()
+        out[f"real_{name}_group"] = (classifier.predict(data.images[idx], "group")
+                                     == labels).float().mean().item()
+        if name == "train":
+            all_prompts = [emoji_prompt(c, model.tokenizer) for c in train.captions]
+            nearest = torch.cdist(images.flatten(1), train.images.flatten(1)).argmin(1)
+            out["train_nearest"] = sum(all_prompts[j] == p for j, p in
+                                       zip(nearest.tolist(), prompts)) / len(prompts)
+            null = sample(model, [""] * len(idx), steps=steps, guidance=1.0, seed=seed)
+            out["null_group"] = (classifier.predict(null, "group") == labels).float().mean().item()
+    return out

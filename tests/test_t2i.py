@@ -248,3 +248,38 @@ def test_pretrained_text_encoder_learns_then_stays_frozen_while_the_unet_trains(
         assert torch.equal(a, b), f"text encoder weight {name} changed while the U-Net trained"
     assert not all(torch.equal(a, b) for a, b in zip(start.unet.state_dict().values(),
                                                      trained.unet.state_dict().values()))
+
+
+# --- the second set: OpenMoji with its captions ------------------------------------------------
+
+def test_emoji_words_split_unicode_names_into_plain_words():
+    assert t2i.emoji_words("flag: Cape Verde") == ["flag", "cape", "verde"]
+    assert t2i.emoji_words("woman police officer: medium-dark skin tone") == \
+        ["woman", "police", "officer", "medium", "dark", "skin", "tone"]
+    assert t2i.emoji_words("one o\u2019clock") == ["one", "o'clock"]
+    assert t2i.emoji_words("") == []
+
+
+def test_emoji_vocabulary_keeps_words_naming_several_emoji_and_prompts_drop_the_rest():
+    captions = ["red heart", "blue heart", "red apple", "iceberg", "heart: red"]
+    words = t2i.emoji_vocabulary(captions)
+    assert words == [t2i.PAD, t2i.START, "heart", "red"]        # by count (3, 3), then a-z
+    assert t2i.emoji_vocabulary(captions, min_count=1)[2:4] == ["heart", "red"]
+    assert "iceberg" in t2i.emoji_vocabulary(captions, min_count=1)
+    with pytest.raises(ValueError):
+        t2i.emoji_vocabulary(captions, min_count=0)
+    tok = t2i.Tokenizer(words, max_length=3)
+    assert t2i.emoji_prompt("red iceberg heart", tok) == "red heart"
+    assert t2i.emoji_prompt("red heart red heart", tok) == "red heart"          # max_length − 1
+    assert t2i.emoji_prompt("iceberg", tok) == ""
+
+
+def test_emoji_model_trains_on_openmoji_prompts():
+    torch.manual_seed(0)
+    model, losses = t2i.train_emoji_model(steps=3, batch_size=4, channels=(8, 8))
+    assert len(losses) == 3 and all(math.isfinite(v) for v in losses)
+    assert "face" in model.tokenizer.index and "iceberg" not in model.tokenizer.index
+    images = t2i.sample(model, ["grinning face", ""], steps=2)
+    assert images.shape == (2, 3, 32, 32) and 0 <= images.min() and images.max() <= 1
+    with pytest.raises(ValueError):
+        t2i.train_emoji_model(steps=1, p_drop_word=1.0)
