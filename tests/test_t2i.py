@@ -283,3 +283,15 @@ def test_emoji_model_trains_on_openmoji_prompts():
     assert images.shape == (2, 3, 32, 32) and 0 <= images.min() and images.max() <= 1
     with pytest.raises(ValueError):
         t2i.train_emoji_model(steps=1, p_drop_word=1.0)
+
+
+def test_shipped_emoji_model_draws_the_emoji_it_is_asked_for():
+    """The shipped emoji-t2i against its MANIFEST figures (200 samples: the nearest training
+    image has the prompted caption 0.31 of the time, chance 1 in 1,964; group read right 0.45
+    against 0.175 without a prompt). Here 24 samples, seed 0; bars well under the figures."""
+    from genlab import zoo
+
+    scores = t2i.evaluate_emoji_model(zoo.load("emoji-t2i", "cpu"), 24, seed=0)
+    print(scores)
+    assert scores["train_nearest"] >= 0.1
+    assert scores["train_group"] >= scores["null_group"] + 0.1
