@@ -309,17 +309,51 @@ def sigmas_for(alphas_cumprod: Tensor, timesteps: list[int]) -> Tensor:
     return ((1 - a) / a).sqrt()
 
 
+SPACINGS = ("karras", "linear")
+
+
+def sampling_timesteps(alphas_cumprod: Tensor, steps: int, spacing: str = "karras",
+                       rho: float = 7.0) -> list[int]:
+    """``steps`` decreasing timesteps from T−1 to 0 for :func:`sample`.
+
+    - ``"linear"``: evenly spaced in t. With the linear β schedule most of them fall where
+      σ_t is large; the last step jumps from σ ≈ 0.3 (t ≈ 90) to σ ≈ 0.01 (t = 0), too far
+      for the fine detail, and leaves speckle on flat backgrounds.
+    - ``"karras"``: evenly spaced in σ^(1/ρ) between σ_max and σ_min (Karras et al. 2022,
+      eq. 5, ρ = 7), each rounded to the timestep with the nearest σ_t: small steps where
+      the noise is small. Timesteps that round to the same t are kept once, so a very
+      large ``steps`` may give fewer."""
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, not {steps}")
+    if spacing not in SPACINGS:
+        raise ValueError(f"spacing must be one of {SPACINGS}, not {spacing!r}")
+    T = len(alphas_cumprod)
+    if spacing == "linear":
+        return torch.linspace(T - 1, 0, steps).round().long().tolist()
+    table = sigmas_for(alphas_cumprod, list(range(T)))
+    lo, hi = table[0].item() ** (1 / rho), table[-1].item() ** (1 / rho)
+    wanted = [(hi + i / (steps - 1) * (lo - hi)) ** rho for i in range(steps)]
+    out: list[int] = []
+    for sigma in wanted:
+        t = int((table - sigma).abs().argmin())
+        if not out or t < out[-1]:
+            out.append(t)
+    return out
+
+
 @torch.no_grad()
 def sample(model: TextToImage, captions: list[str], *, steps: int = 12, guidance: float = 3.0,
            seed: int = 0, x_T: Tensor | None = None, cond: Tensor | None = None,
            control: Callable[[Tensor, Tensor, Tensor], list[Tensor]] | None = None,
-           batch_size: int = 256, clip: bool = True, progress: bool = False) -> Tensor:
+           batch_size: int = 256, clip: bool = True, progress: bool = False,
+           spacing: str = "karras") -> Tensor:
     """Images (N, 3, S, S) in [0, 1] on the CPU for ``captions`` (N).
 
     Heun's method (Karras et al. 2022, Algorithm 1, deterministic) on the probability-flow
-    ODE dx/dσ = ε̂(x/√(1+σ²), t(σ)) over σ at ``steps`` evenly spaced timesteps from T−1
-    down to 0, then one Euler step to σ = 0 (2·steps − 1 network calls, each a batched
-    conditional + unconditional pass when ``guidance`` ≠ 1).
+    ODE dx/dσ = ε̂(x/√(1+σ²), t(σ)) over σ at the ``steps`` timesteps of
+    :func:`sampling_timesteps` (``spacing`` "karras" or "linear") from T−1 down to 0, then
+    one Euler step to σ = 0 (2·steps − 1 network calls, each a batched conditional +
+    unconditional pass when ``guidance`` ≠ 1).
 
     - ``guidance``: classifier-free guidance scale γ, ε̂ = ε̂(∅) + γ(ε̂(c) − ε̂(∅));
       γ = 1 is the conditional model, γ = 0 the unconditional one;
@@ -338,7 +372,8 @@ def sample(model: TextToImage, captions: list[str], *, steps: int = 12, guidance
     g = torch.Generator().manual_seed(seed)
     side = model.image_size
     x_T = x_T if x_T is not None else torch.randn(len(cond), 3, side, side, generator=g)
-    timesteps = torch.linspace(model.num_timesteps - 1, 0, steps).round().long().tolist()
+    timesteps = sampling_timesteps(model.alphas_cumprod.cpu(), steps, spacing)
+    steps = len(timesteps)
     sigmas = sigmas_for(model.alphas_cumprod.cpu(), timesteps).tolist() + [0.0]
 
     def eps(x_ve: Tensor, i: int, c: Tensor, u: Tensor) -> Tensor:
