@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 ## the whole test suite (library, notebooks, release sync, grading validity), 2 workers
 test: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --durations=15
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist worksteal --durations=25
 
 ## JupyterLab on the course (students open assignments/, lecturers lectures/, instructors
 ## Nbgrader > Formgrader, which reads autograder/nbgrader_config.py through JUPYTER_CONFIG_PATH)
