@@ -22,8 +22,8 @@ import papermill
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from genlab.course import resolve_topic, solution_path  # noqa: E402
-from genlab.grading import grade  # noqa: E402
-from genlab.validity import build_submissions, load_mutants  # noqa: E402
+from genlab.grader.grading import grade  # noqa: E402
+from genlab.grader.validity import build_submissions, load_mutants  # noqa: E402
 
 METRIC = re.compile(r"\[metric\] (.+?) = (\S+) \(bar (.+?)\)")
 

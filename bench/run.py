@@ -50,8 +50,8 @@ def _measure(path: Path) -> dict:
 
 
 def _grade_time(topic: str) -> tuple[float, str]:
-    from genlab.grading import grade
-    from genlab.validity import build_submissions
+    from genlab.grader.grading import grade
+    from genlab.grader.validity import build_submissions
 
     os.environ.update({"TQDM_DISABLE": "1", "MPLBACKEND": "Agg"})
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +64,7 @@ def _grade_time(topic: str) -> tuple[float, str]:
 
 def _grade_class(folder: Path, topic: str, out: Path, *, workers: int = 1, bwrap: bool = True,
                  source: Path | None = None) -> tuple[float, list]:
-    from genlab.grading import grade
+    from genlab.grader.grading import grade
 
     saved = os.environ.get("GENLAB_BWRAP")
     if not bwrap:
@@ -84,7 +84,7 @@ def _grade_class(folder: Path, topic: str, out: Path, *, workers: int = 1, bwrap
 
 
 def _copies(folder: Path, topic: str, n: int, nb) -> None:
-    from genlab.validity import write_submission
+    from genlab.grader.validity import write_submission
 
     for i in range(n):
         write_submission(folder, f"student-{i:03d}", topic, nb)
@@ -95,8 +95,8 @@ def bench_grading(n: int, overhead_n: int = 6) -> None:
     import contextlib
     import io
 
-    from genlab.sandbox import sandbox_kind
-    from genlab.validity import adversarial_cases, solution_answers, student_notebook
+    from genlab.grader.sandbox import sandbox_kind
+    from genlab.grader.validity import adversarial_cases, solution_answers, student_notebook
 
     cases = adversarial_cases()
     print(f"genlab bench grading — {os.cpu_count()} CPU cores, load average "

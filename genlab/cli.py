@@ -23,7 +23,7 @@ def format_table(rows: list[tuple], header: tuple[str, ...]) -> str:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from genlab.release import release
+    from genlab.grader.release import release
 
     for topic in [resolve_topic(args.topic)] if args.topic else topics():
         print(f"released {topic} -> {release(topic).relative_to(REPO_ROOT)}")
@@ -33,7 +33,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 def _replay_rows(topic: str) -> list[tuple[str, str, str]]:
     import tempfile
 
-    from genlab.mutation import replay
+    from genlab.grader.mutation import replay
 
     with tempfile.TemporaryDirectory() as tmp:
         outcomes, reference_failures = replay(topic, cwd=Path(tmp))
@@ -45,7 +45,7 @@ def _replay_rows(topic: str) -> list[tuple[str, str, str]]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from genlab.validity import check
+    from genlab.grader.validity import check
 
     failed = 0
     for topic in [resolve_topic(args.topic)] if args.topic else topics():
@@ -60,8 +60,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from genlab.grading import grade
-    from genlab.sandbox import Limits
+    from genlab.grader.grading import grade
+    from genlab.grader.sandbox import Limits
 
     topic = resolve_topic(args.assignment)
     out = Path(args.out or Path("build") / "grading" / topic)

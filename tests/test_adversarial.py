@@ -1,5 +1,5 @@
 """The adversarial suite: every submission of autograder/adversarial/cases.py graded by the
-real pipeline (``genlab.grading.grade``, two workers, the sandbox), then checked for its
+real pipeline (``genlab.grader.grading.grade``, two workers, the sandbox), then checked for its
 status and score, for files read or written outside the sandbox and for connections."""
 import csv
 import os
@@ -14,9 +14,9 @@ import pytest
 from filelock import FileLock
 
 from genlab.course import AUTOGRADER, REPO_ROOT
-from genlab.grading import grade
-from genlab.sandbox import Limits, sandbox_kind
-from genlab.validity import adversarial_cases
+from genlab.grader.grading import grade
+from genlab.grader.sandbox import Limits, sandbox_kind
+from genlab.grader.validity import adversarial_cases
 
 cases = adversarial_cases()
 

@@ -9,7 +9,7 @@ import pytest
 from filelock import FileLock
 
 from genlab.course import solution_path
-from genlab.validity import build_submissions, write_submission
+from genlab.grader.validity import build_submissions, write_submission
 
 TOPIC = "01-autoencoders-pca"
 
@@ -98,7 +98,7 @@ def test_output_folder_opens_in_formgrader(graded):
 def test_every_other_topic_solution_full_marks_blank_zero(topic, tmp_path):
     """Topic 01 is graded above with its broken submissions; every other topic's reference
     solution and blank release go through the same pipeline here."""
-    from genlab.grading import grade
+    from genlab.grader.grading import grade
 
     build_submissions(topic, tmp_path / "submitted", mutants=[], broken=False)
     results = {r.student: r for r in grade(tmp_path / "submitted", topic, tmp_path / "out",

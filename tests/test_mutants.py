@@ -1,15 +1,15 @@
 """Each plausible bug of autograder/mutants/ loses points on its own task.
 
-The mutants are replayed task by task in one kernel (genlab.mutation), which costs one
+The mutants are replayed task by task in one kernel (genlab.grader.mutation), which costs one
 notebook run per topic instead of one per mutant; one mutant per topic is also graded
 through the real nbgrader pipeline to show that both agree."""
 import nbformat
 import pytest
 
 from genlab.course import solution_path, topics
-from genlab.grading import grade
-from genlab.mutation import replay
-from genlab.validity import build_submissions, load_mutants, mutant_lost_points
+from genlab.grader.grading import grade
+from genlab.grader.mutation import replay
+from genlab.grader.validity import build_submissions, load_mutants, mutant_lost_points
 
 TOPICS = [t for t in topics() if load_mutants(t)]
 
@@ -55,7 +55,7 @@ def test_snapshot_restores_in_place_changes_into_the_same_objects():
     and objects that hold them (an optimiser) still point at the restored ones."""
     import torch
 
-    from genlab.mutation import _RESTORE, _SNAPSHOT
+    from genlab.grader.mutation import _RESTORE, _SNAPSHOT
 
     ns = {}
     exec("import torch\nnet = torch.nn.Linear(2, 2).requires_grad_(False).eval()\n"
@@ -73,7 +73,7 @@ def test_snapshot_restores_in_place_changes_into_the_same_objects():
 
 
 def test_a_test_cell_belongs_to_the_longest_answer_id_it_names():
-    from genlab.mutation import _owner
+    from genlab.grader.mutation import _owner
 
     answers = ["controlnet", "controlnet_loss", "mask"]
     assert _owner("test_controlnet_loss_visible", answers) == "controlnet_loss"

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from genlab.course import ASSIGNMENTS, LECTURES, SOLUTIONS, assignment_path, solution_path, topics
-from genlab.release import release
+from genlab.grader.release import release
 
 TOPICS = topics()
 

@@ -11,11 +11,11 @@ import time
 import nbformat
 import pytest
 
-from genlab import tamper
+from genlab.grader import tamper
 from genlab.course import AUTOGRADER
-from genlab.grading import grade, restore_from_release
-from genlab.sandbox import Limits, sandbox_kind
-from genlab.validity import adversarial_cases
+from genlab.grader.grading import grade, restore_from_release
+from genlab.grader.sandbox import Limits, sandbox_kind
+from genlab.grader.validity import adversarial_cases
 
 cases = adversarial_cases()
 TOPIC = cases.TOPIC
@@ -99,7 +99,7 @@ def test_without_bubblewrap_grading_warns_loudly_and_still_works(tmp_path, monke
 _GRADE_SCRIPT = """
 import sys
 sys.path.insert(0, {root!r})
-from genlab.grading import grade
+from genlab.grader.grading import grade
 grade({sub!r}, {topic!r}, {out!r}, source={source!r}, cell_timeout=30, progress=False)
 """
 

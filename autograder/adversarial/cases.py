@@ -3,7 +3,7 @@
 Each case is a student of the fixture assignment ``source/00-adversarial`` (two cheap tasks,
 10 autograded points: ``square`` 2 + 3, ``norm`` 5) with the status the grader must give
 and the most autograded points it may give (what the honest work in it earns).
-``tests/test_adversarial.py`` grades them all through ``genlab.grading.grade`` (the real
+``tests/test_adversarial.py`` grades them all through ``genlab.grader.grading.grade`` (the real
 pipeline and sandbox) and checks, besides status and score, that no canary file outside
 the sandbox was read or written and that no connection left it.
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from genlab.course import MUTANTS, assignment_path, resolve_topic, solution_path
-from genlab.grading import Result, grade
+from genlab.grader.grading import Result, grade
 
 _MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 

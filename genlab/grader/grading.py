@@ -7,10 +7,10 @@ reason) and ``journal.jsonl``, one line per finished student, which makes a re-r
 idempotent and lets an interrupted run resume where it stopped.
 
 Each student is graded in a child process of its own (``workers`` at a time) whose kernel
-runs in the sandbox of :mod:`genlab.sandbox`; whatever a submission does, the grader goes
+runs in the sandbox of :mod:`genlab.grader.sandbox`; whatever a submission does, the grader goes
 on with the next one. Before execution a submission is checked (size, JSON, nbformat, the
 right assignment), its locked and test cells get their nbgrader metadata and source back
-from the release, and a static scan looks for tampering (:mod:`genlab.tamper`).
+from the release, and a static scan looks for tampering (:mod:`genlab.grader.tamper`).
 
 A status is ``graded`` or one of ``timeout``, ``memory``, ``crashed``,
 ``invalid-notebook``, ``tampered`` (graded, but needs review), ``missing`` and ``error``;
@@ -41,9 +41,9 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from sqlalchemy.exc import SAWarning
 from tqdm.auto import tqdm
 
-from genlab import tamper
+from genlab.grader import tamper
 from genlab.course import SOLUTIONS, nbgrader_config, resolve_topic
-from genlab.sandbox import SANDBOX_UID, Limits, sandbox_kind
+from genlab.grader.sandbox import SANDBOX_UID, Limits, sandbox_kind
 
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid-notebook", "tampered", "missing", "error")
 CSV_FIELDS = ("student", "status", "score", "max_score", "autograded_max", "needs_manual_grade",
@@ -344,7 +344,7 @@ def _autograde_preprocessors() -> list:
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
                                         LimitOutput, SaveAutoGrades)
 
-    from genlab.sandbox import SandboxedExecute
+    from genlab.grader.sandbox import SandboxedExecute
 
     return [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
             AssignLatePenalties, CheckCellMetadata]

@@ -363,7 +363,7 @@ from nbformat.notebooknode import NotebookNode  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
 from traitlets import Integer, Unicode  # noqa: E402
 
-from genlab import tamper  # noqa: E402
+from genlab.grader import tamper  # noqa: E402
 
 
 class SandboxedExecute(Execute):

@@ -159,12 +159,11 @@ def static_scan(student_sources: list[str], protected: dict[str, str]) -> list[s
 
 # ---------------------------------------------------------------- inside the kernel
 
-PROBE_EXPRESSION = ("__import__('json').dumps(__import__('genlab.tamper', fromlist=['fingerprint'])"
+PROBE_EXPRESSION = ("__import__('json').dumps(__import__('genlab.grader.tamper', fromlist=['fingerprint'])"
                     ".fingerprint(globals()))")
 
 
-TOOLING = {"genlab.cli", "genlab.grading", "genlab.validity", "genlab.release", "genlab.demos",
-           "genlab.sandbox", "genlab.tamper", "genlab.course"}
+TOOLING = {"genlab.cli", "genlab.grader", "genlab.demos", "genlab.course"}
 _DUNDERS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__float__",
             "__abs__", "__sub__", "__add__", "__mul__", "__truediv__", "__import__",
             "__build_class__", "__call__", "__len__", "__getattr__", "__getattribute__"}
@@ -181,7 +180,7 @@ def fingerprint(user_ns: dict[str, Any]) -> dict[str, Any]:
     library = _library_dirs()
     names = [m for m in WATCHED_MODULES if m in sys.modules]
     names += [m for m in list(sys.modules) if (m == "genlab" or m.startswith("genlab."))
-              and m not in TOOLING and not m.rsplit(".", 1)[-1].startswith("_")]
+              and m not in TOOLING and not m.startswith("genlab.grader.") and not m.rsplit(".", 1)[-1].startswith("_")]
     for name in names:
         module = sys.modules.get(name)
         if module is None:

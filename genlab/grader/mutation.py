@@ -32,7 +32,7 @@ from nbclient.exceptions import CellExecutionError
 
 from genlab.course import resolve_topic, solution_path
 from genlab.demos import PollingNotebookClient
-from genlab.validity import Mutant, apply_mutant, load_mutants, solution_answers
+from genlab.grader.validity import Mutant, apply_mutant, load_mutants, solution_answers
 
 _SNAPSHOT = """
 import copy as _gl_copy, random as _gl_random, numpy as _gl_np, torch as _gl_torch
