@@ -4,6 +4,11 @@ Each raises ``AssertionError`` with a message written for a student: what was ex
 what was found, and a hint. Test cells import them at test time
 (``from genlab.checks import check_close``) so a redefinition in student code does not
 change what a test checks.
+
+When a submission is graded, test cells run in the grader's process, outside the student's
+kernel (:mod:`genlab.grader.judge`): names of the notebook become handles to the kernel,
+and a function decorated with :func:`probe` runs in the kernel and returns plain data.
+In JupyterLab the same cells run in the kernel as written.
 """
 from __future__ import annotations
 
@@ -105,6 +110,30 @@ def check_raises(fn: Callable[[], Any], exc: type[BaseException], message: str) 
         raise AssertionError(f"{message}\n  expected: {exc.__name__}\n  found:    "
                              f"{type(other).__name__}: {other}") from None
     raise AssertionError(f"{message}\n  expected: {exc.__name__}\n  found:    no exception")
+
+
+# Set by the grader's judge (in its own process) while it runs a test cell; None in a kernel.
+_PROBE_HOOK: Callable[[Callable], Callable] | None = None
+
+
+def probe(fn: Callable) -> Callable:
+    """Mark a function of a test cell as a probe: the part of a test that must run beside
+    the student's code (a mock network passed to their loss, a backward pass through their
+    model). It takes and returns plain data (tensors, numbers, strings, containers of
+    them); the checks on what it returns stay outside it. Graded, it runs in the student's
+    kernel and only its return value reaches the grader; in JupyterLab it runs in place,
+    with its arguments and result copied as they would be when graded."""
+    if _PROBE_HOOK is not None:
+        return _PROBE_HOOK(fn)
+    from genlab.wire import roundtrip
+
+    def run_in_place(*args, **kwargs):
+        args, kwargs = roundtrip((args, kwargs))
+        return roundtrip(fn(*args, **kwargs))
+
+    run_in_place.__name__ = fn.__name__
+    run_in_place.__doc__ = fn.__doc__
+    return run_in_place
 
 
 def _short(value: torch.Tensor) -> str:

@@ -285,6 +285,7 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
     config.SandboxedExecute.sandbox_kind = job.sandbox
     config.SandboxedExecute.sandbox_uid = _sandbox_uid(job.sandbox, slot)
     config.SandboxedExecute.timeout = job.cell_timeout
+    config.SandboxedExecute.judge_json = _judge_spec(job)
     config.GenerateFeedback.preprocessors = _feedback_preprocessors()
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     outcome = api.autograde(job.topic, student, force=True, create=True)
@@ -337,6 +338,19 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
         result.reason = "; ".join(filter(None, [result.reason, *notes]))
     result.reason = result.reason[:500]
     return result
+
+
+def _judge_spec(job: _Job) -> str:
+    """The source notebook's tests and the judge's set-up cells, when its tests are judged
+    outside the kernel ('' otherwise). Always the course's copy, never the submission's."""
+    from genlab.grader.cells import Role, grade_id, role
+    from genlab.grader.judge import judge_seed, judged_outside, setup_sources
+
+    source = nbformat.read(job.source / job.topic / f"{job.topic}.ipynb", as_version=4)
+    if not judged_outside(source):
+        return ""
+    tests = {grade_id(c): c.source for c in source.cells if role(c) is Role.TEST}
+    return json.dumps({"setup": setup_sources(source), "tests": tests, "seed": judge_seed()})
 
 
 def _autograde_preprocessors() -> list:

@@ -31,6 +31,8 @@ import nbformat
 from nbclient.exceptions import CellExecutionError
 
 from genlab.course import resolve_topic, solution_path
+from genlab.grader.cells import Role, grade_id, role
+from genlab.grader.judge import Judge, KernelLink, judged_outside, setup_sources
 from genlab.demos import PollingNotebookClient
 from genlab.grader.validity import Mutant, apply_mutant, load_mutants, solution_answers
 
@@ -146,8 +148,17 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
     outcomes: list[MutantOutcome] = []
     reference_failures: list[str] = []
 
-    def run(source: str) -> str | None:
-        """Execute ``source`` in the kernel; return the error name, or None."""
+    judged = judged_outside(nb)
+    judge: list = []                                  # the Judge, once the kernel runs
+
+    def run(source: str, cell=None) -> str | None:
+        """Execute ``source`` in the kernel, or a test cell in the judge as the grader would;
+        return the error name, or None."""
+        if judged and cell is not None and role(cell) is Role.TEST:
+            if not judge:
+                judge.append(Judge(KernelLink(client.km.connection_file), setup_sources(nb)))
+            outcome = judge[0].run_cell(source, grade_id(cell), budget_s=timeout)
+            return None if outcome.passed else (outcome.ename or "error")
         scratch = nbformat.v4.new_code_cell(source)
         try:
             client.execute_cell(scratch, 0, store_history=False)
@@ -160,7 +171,7 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
     try:
         with client.setup_kernel():
             for k, (_, cell) in enumerate(code):
-                if run(cell.source) and (_grade_id(cell) or "").startswith("test_"):
+                if run(cell.source, cell) and (_grade_id(cell) or "").startswith("test_"):
                     reference_failures.append(_grade_id(cell))
                 for answer, end in last_test.items():
                     if end != k:
@@ -170,12 +181,13 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
                         began = time.perf_counter()
                         outcome = MutantOutcome(m)
                         run(_SNAPSHOT)
+                        judge_names = dict(judge[0].namespace) if judge else None
                         mutated = apply_mutant(answers, m)[answer]
                         for j in range(start, end + 1):
                             if outcome.failed_tests and stop_at_first:
                                 break             # caught: the rest of the task costs time only
                             source = mutated if j == start else code[j][1].source
-                            error = run(source)
+                            error = run(source, code[j][1])
                             gid = _grade_id(code[j][1]) or f"cell {code[j][0]}"
                             if error and (j == start or _owner(gid, answers) == answer):
                                 # an answer cell that raises leaves its names undefined in a
@@ -185,9 +197,14 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
                                 outcome.other_failures.append(f"{gid}: {error}")
                         if run(_RESTORE):
                             raise RuntimeError(f"{topic}: could not restore the kernel after {m.name}")
+                        if judge_names is not None:
+                            judge[0].namespace.clear()
+                            judge[0].namespace.update(judge_names)
                         outcome.seconds = time.perf_counter() - began
                         outcomes.append(outcome)
     finally:
+        if judge:
+            judge[0].link.close()
         os.environ.clear()
         os.environ.update(env_before)
     return outcomes, reference_failures

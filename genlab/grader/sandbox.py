@@ -366,6 +366,21 @@ from traitlets import Integer, Unicode  # noqa: E402
 from genlab.grader import tamper  # noqa: E402
 
 
+def _error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def judge_outputs(outcome) -> list[NotebookNode]:
+    """A judged test cell's outputs: what it printed, then its error (message only: a
+    traceback would show hidden test code)."""
+    outputs = []
+    if outcome.stdout:
+        outputs.append(NotebookNode(output_type="stream", name="stdout", text=outcome.stdout[-20000:]))
+    if not outcome.passed:
+        outputs.append(_error_output(outcome.ename or "Error", outcome.evalue))
+    return outputs
+
+
 class SandboxedExecute(Execute):
     """nbgrader's Execute preprocessor with the kernel in a :class:`Sandbox`, a watchdog,
     a cap on each cell's output and tamper probes before every test cell. What happened is
@@ -376,6 +391,10 @@ class SandboxedExecute(Execute):
     kernel_env_json = Unicode("{}").tag(config=True)
     sandbox_kind = Unicode("bwrap").tag(config=True)
     sandbox_uid = Integer(None, allow_none=True).tag(config=True)
+    # {"setup": [sources], "tests": {grade_id: source}, "seed": int} from the source notebook:
+    # its test cells run in the judge (genlab.grader.judge), outside the kernel. Empty: the
+    # older in-kernel tests with tamper probes.
+    judge_json = Unicode("").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager
@@ -394,6 +413,8 @@ class SandboxedExecute(Execute):
         self._truncated: list[str] = []
         self._notes: list[str] = []
         self._output_bytes: dict[int, int] = {}
+        self._judge = None
+        self._judge_seconds = 0.0
 
     @property
     def limits(self) -> Limits:
@@ -432,6 +453,8 @@ class SandboxedExecute(Execute):
         finally:
             if self._watchdog:
                 self._watchdog.stop()
+            if self._judge:
+                self._judge.link.close()
             self._write_verdict()
             if self._box:
                 shutil.rmtree(self._box.runtime, ignore_errors=True)
@@ -442,7 +465,8 @@ class SandboxedExecute(Execute):
                    "peak_rss_mb": round(dog.peak_rss_mb, 1) if dog else None,
                    "tampering": self._tampering, "skipped": self._skipped,
                    "timeouts": self._timeouts, "truncated": self._truncated, "notes": self._notes,
-                   "sandbox": self.sandbox_kind}
+                   "sandbox": self.sandbox_kind, "judge": bool(self.judge_json),
+                   "judge_s": round(self._judge_seconds, 2)}
         Path(self.state_dir, "verdict.json").write_text(json.dumps(verdict))
 
     async def _probe(self, timeout: int | None = None) -> dict | None:
@@ -462,6 +486,8 @@ class SandboxedExecute(Execute):
         return json.loads(ast.literal_eval(found["data"]["text/plain"]))
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if self.judge_json:
+            return await self._execute_judged(cell, cell_index, execution_count, store_history)
         runs = cell.cell_type == "code" and cell.source.strip()
         meta = cell.metadata.get("nbgrader", {})
         course_cell = bool(meta.get("locked") or meta.get("grade")) and not meta.get("solution")
@@ -495,6 +521,42 @@ class SandboxedExecute(Execute):
         return cell
 
     execute_cell = run_sync(async_execute_cell)
+
+    async def _execute_judged(self, cell, cell_index, execution_count, store_history):
+        """Test cells go to the judge in this process; every other cell to the kernel."""
+        from genlab.grader.cells import Role, grade_id, role
+
+        if cell.cell_type != "code" or role(cell) is not Role.TEST:
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        spec = json.loads(self.judge_json)
+        gid = grade_id(cell)
+        source = spec["tests"].get(gid)
+        started = time.monotonic()
+        if source is None:
+            outcome_outputs = [_error_output("UnknownTest", f"{gid!r} is not a test of this assignment")]
+        else:
+            judge = self._get_judge(spec)
+            outcome = judge.run_cell(source, gid, budget_s=float(self.timeout or 120))
+            outcome_outputs = judge_outputs(outcome)
+            if outcome.timed_out:
+                self._timeouts.append(gid)
+        self._judge_seconds += time.monotonic() - started
+        cell.outputs = outcome_outputs
+        cell.execution_count = None
+        self.nb["cells"][cell_index] = cell
+        return cell
+
+    def _get_judge(self, spec: dict):
+        from genlab.grader.judge import Judge, KernelLink
+
+        if self._judge is None:
+            # the judge's set-up runs the course's cells here, in the kernel's profile
+            env = json.loads(self.kernel_env_json)
+            for key in ("GENLAB_PROFILE", "GENLAB_DATA", "TQDM_DISABLE", "MPLBACKEND"):
+                if key in env:
+                    os.environ[key] = env[key]
+            self._judge = Judge(KernelLink(self.km.connection_file), spec["setup"], seed=int(spec.get("seed", 0)))
+        return self._judge
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)

@@ -37,7 +37,7 @@ SUSPICIOUS_ATTRS = {"__dict__", "__builtins__", "__code__", "__globals__", "f_gl
 BUILTIN_NAMES = {n for n in dir(builtins) if not n.startswith("_")}
 
 
-def _python_source(source: str) -> str:
+def python_source(source: str) -> str:
     """Cell source as IPython would run it (magics and ``!`` become get_ipython() calls)."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
@@ -63,7 +63,7 @@ def protected_names(locked_sources: list[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     for source in locked_sources:
         try:
-            tree = ast.parse(_python_source(source))
+            tree = ast.parse(python_source(source))
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -88,7 +88,7 @@ def static_scan(student_sources: list[str], protected: dict[str, str]) -> list[s
     trees = []
     for source in student_sources:
         try:
-            trees.append(ast.parse(_python_source(source)))
+            trees.append(ast.parse(python_source(source)))
         except SyntaxError:
             continue  # an honest mistake; the tests will say so
     modules = {n for n, origin in protected.items() if origin != "def" and not origin.startswith("builtins.")}
