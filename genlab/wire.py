@@ -34,7 +34,7 @@ class WireError(ValueError):
 
 def _npy(array: np.ndarray) -> str:
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(buffer, np.asarray(array, order="C"), allow_pickle=False)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -150,6 +150,7 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
 
     judged = judged_outside(nb)
     judge: list = []                                  # the Judge, once the kernel runs
+    last_error: list = [""]
 
     def run(source: str, cell=None) -> str | None:
         """Execute ``source`` in the kernel, or a test cell in the judge as the grader would;
@@ -158,11 +159,13 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
             if not judge:
                 judge.append(Judge(KernelLink(client.km.connection_file), setup_sources(nb)))
             outcome = judge[0].run_cell(source, grade_id(cell), budget_s=timeout)
+            last_error[:] = [f"{outcome.ename}: {outcome.evalue}"]
             return None if outcome.passed else (outcome.ename or "error")
         scratch = nbformat.v4.new_code_cell(source)
         try:
             client.execute_cell(scratch, 0, store_history=False)
         except CellExecutionError as error:
+            last_error[:] = [f"{error.ename}: {error.evalue}"]
             return error.ename or "error"
         return None
 
@@ -173,6 +176,8 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
             for k, (_, cell) in enumerate(code):
                 if run(cell.source, cell) and (_grade_id(cell) or "").startswith("test_"):
                     reference_failures.append(_grade_id(cell))
+                    if os.environ.get("GENLAB_REPLAY_VERBOSE"):
+                        print(f"{_grade_id(cell)}: {last_error[0][:600]}", flush=True)
                 for answer, end in last_test.items():
                     if end != k:
                         continue
