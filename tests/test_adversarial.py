@@ -176,6 +176,33 @@ def test_feedback_never_shows_hidden_tests(graded):
 
 
 @pytest.mark.slow
+def test_student_html_and_script_never_render(graded):
+    """Feedback pages and the autograded notebook Formgrader shows carry the student's
+    output as text and images only."""
+    import re
+
+    root, rows, _ = graded
+    page = (root / "out" / "feedback" / "html-and-script" / TOPIC / f"{TOPIC}.html").read_text()
+    assert "genlab-xss" in page, "the escaped text is still shown"
+    assert not re.search(r"<script[^>]*>[^<]*genlab-xss", page), "a student's script reached the page"
+    assert not re.search(r"<(img|svg|b)\b[^>]*(onerror|id=.pwn)", page, re.I)
+    assert not re.search(r"href=.javascript:", page, re.I)
+    nb = nbformat.read(root / "out" / "autograded" / "html-and-script" / TOPIC / f"{TOPIC}.ipynb", as_version=4)
+    kinds = {k for c in nb.cells for o in c.get("outputs", []) for k in o.get("data", {})}
+    assert kinds <= {"text/plain", "image/png", "image/jpeg"}, kinds
+
+
+@pytest.mark.slow
+def test_statuses_come_from_facts_with_reasons(graded):
+    _, rows, _ = graded
+    assert "memory error" in rows["memory-huge-tensor"]["reason"]
+    assert "MB per file" in rows["big-file-and-tmp"]["reason"]
+    assert "SIGKILL" in rows["kill-kernel-signal"]["reason"]
+    for name in ("delete-tests-correct", "tests-moved-to-top", "tamper-then-loop"):
+        assert rows[name]["review"], f"{name}: the tamper finding is in the review column"
+
+
+@pytest.mark.slow
 def test_regrading_is_idempotent(graded):
     root, rows, _ = graded
     before = (root / "out" / "grades.csv").read_text()

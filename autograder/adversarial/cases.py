@@ -169,6 +169,52 @@ def _kernelspec(nb, canaries):
     return nb
 
 
+def _move_tests_to_top(nb, canaries):
+    nb = answers(nb)
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+    nb.cells = tests + [c for c in nb.cells if c not in tests]
+    return nb
+
+
+def _delete_tests_correct(nb, canaries):
+    nb = answers(nb)
+    nb.cells = [c for c in nb.cells if not (c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code")]
+    return nb
+
+
+def _html_everywhere(nb, canaries):
+    nb = answers(nb, prefix="from IPython.display import HTML, Javascript, SVG, display\n"
+                            "display(HTML(\"<script>alert('genlab-xss-1')</script><b id='pwn'>x</b>\"))\n"
+                            "display(Javascript(\"alert('genlab-xss-2')\"))\n"
+                            "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(\"genlab-xss-3\")</script></svg>'))")
+    nb.cells.append(nbformat.v4.new_markdown_cell("<img src=x onerror=alert('genlab-xss-4')> "
+                                                  "[click](javascript:alert('genlab-xss-5'))"))
+    q = _cell(nb, "q1_answer")
+    q.source = "<script>alert('genlab-xss-6')</script> Because squares are never negative."
+    nb.cells.append(nbformat.v4.new_raw_cell("<script>alert('genlab-xss-7')</script>",
+                                             metadata={"format": "text/html"}))
+    return nb
+
+
+# Replaces the import machinery of the notebook's namespace: `from genlab.checks import ...`
+# in a test cell that runs there gets no-op checks (took a blank topic 01 from 0 to 90).
+_FAKE_IMPORT = """import builtins as _b, types as _t
+_real_import = _b.__import__
+def _fake_import(name, globals=None, locals=None, fromlist=(), level=0):
+    module = _real_import(name, globals, locals, fromlist, level)
+    if name == 'genlab.checks':
+        return _t.SimpleNamespace(**{k: (lambda *a, **kw: None) for k in dir(module) if k.startswith('check')},
+                                  probe=getattr(module, 'probe', None))
+    return module
+_ns = dict(vars(_b))
+_ns['__import__'] = _fake_import
+__builtins__ = _ns"""
+
+# What the kernel answers the grader, forged: every request gets the number 5.0.
+_FAKE_ANSWERS = """import genlab.wire as _w
+_w.serve = lambda user_ns, request: '{"ok": {"float": "5.0"}}'"""
+
+
 def _huge(nb, canaries):
     nb = answers(nb)
     text = nbformat.writes(nb)
@@ -191,7 +237,8 @@ CASES: list[Case] = [
          lambda nb, c: answers(nb, square="def square(x):\n    if x.numel() == 2 and float(x[0]) == 3.0:\n"
                                           "        import time\n        time.sleep(3600)\n    return x * x"),
          min_score=7),
-    Case("memory-huge-tensor", "allocates a 400 GB tensor", "memory", 5,
+    # refused at once (not our limit: no memory was used): an error of the student's code
+    Case("memory-huge-tensor", "allocates a 400 GB tensor", "graded", 5,
          lambda nb, c: answers(nb, prefix="_x = torch.empty(10**11)"), min_score=5),
     Case("memory-grow", "grows a list until memory runs out", "memory", 5,
          lambda nb, c: answers(nb, prefix="_hog = []\nwhile True:\n    _hog.append(bytearray(50 * 2**20))"),
@@ -251,8 +298,40 @@ CASES: list[Case] = [
     Case("rebind-torch", "rebinds the name torch to a fake module", "tampered", 0,
          lambda nb, c: _wrong(nb, "class _Fake:\n    def __getattr__(self, name):\n"
                                   "        return lambda *a, **k: True\ntorch = _Fake()")),
+    # the judge outside the kernel: what the student's process does to itself changes nothing
+    Case("rebind-builtins-import", "rebinds __builtins__ so that test cells import no-op checks", "graded|tampered", 0,
+         lambda nb, c: _wrong(nb, _FAKE_IMPORT)),
+    Case("patch-checks-by-alias", "patches genlab.checks through an alias before any test imports it",
+         "graded|tampered", 0,
+         lambda nb, c: _wrong(nb, "import genlab.checks as _gc\n_gc._fail = lambda *a, **k: None\n"
+                                  "_gc.check_close = lambda *a, **k: None")),
+    Case("custom-exception-handler", "an IPython handler that swallows every exception", "graded|tampered", 0,
+         lambda nb, c: _wrong(nb, "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)")),
+    Case("forge-judge-answers", "replaces the kernel's server so every answer is 5.0", "graded|tampered", 0,
+         lambda nb, c: _wrong(nb, _FAKE_ANSWERS)),
+    Case("silence-the-judge", "deletes the kernel's server (correct answers)", "graded|tampered", 0,
+         lambda nb, c: answers(nb, prefix="import genlab.wire as _w\ndel _w.serve")),
+    # a status is decided from what the grader saw, not from an exception's name
+    Case("fake-memory-error", "raises MemoryError itself", "graded", 5,
+         lambda nb, c: answers(nb, norm_prefix="raise MemoryError('out of memory, honest')"), min_score=5),
+    Case("fake-dead-kernel", "raises an exception named DeadKernelError", "graded", 5,
+         lambda nb, c: answers(nb, norm_prefix="class DeadKernelError(Exception):\n    pass\n"
+                                               "raise DeadKernelError('Kernel died')"), min_score=5),
+    Case("fake-timeout", "raises an exception named CellTimeoutError", "graded", 5,
+         lambda nb, c: answers(nb, norm_prefix="class CellTimeoutError(Exception):\n    pass\n"
+                                               "raise CellTimeoutError('Cell execution timed out')"), min_score=5),
+    # output the feedback page must not render
+    Case("html-and-script", "HTML, JavaScript and SVG outputs, script in markdown and in a written answer",
+         "graded", 10, _html_everywhere, min_score=10),
+    Case("print-in-every-call", "prints 5 MB each time the tests call an answer", "graded", 10,
+         lambda nb, c: answers(nb, square="def square(x):\n    print('y' * (5 * 2**20))\n    return x * x"),
+         min_score=10),
     # editing what gets graded
     Case("delete-test-cells", "deletes every test cell", "tampered", 0, _delete_tests),
+    Case("delete-tests-correct", "deletes every test cell of a correct notebook", "tampered", 10,
+         _delete_tests_correct, min_score=10),
+    Case("tests-moved-to-top", "moves every test cell before the answers", "tampered", 10,
+         _move_tests_to_top, min_score=10),
     Case("edit-test-cells", "replaces the tests by `pass`", "tampered", 0, _edit_tests),
     Case("rename-test-id", "renames a test cell's grade_id", "tampered", 0, _rename_test),
     Case("duplicate-test", "copies a test cell with 50 points", "tampered", 10, _duplicate_test, min_score=10),

@@ -43,11 +43,11 @@ from tqdm.auto import tqdm
 
 from genlab.grader import tamper
 from genlab.course import SOLUTIONS, nbgrader_config, resolve_topic
-from genlab.grader.sandbox import SANDBOX_UID, Limits, sandbox_kind
+from genlab.grader.sandbox import SANDBOX_UID, Limits, Verdict, sandbox_kind
 
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid-notebook", "tampered", "missing", "error")
 CSV_FIELDS = ("student", "status", "score", "max_score", "autograded_max", "needs_manual_grade",
-              "reason", "seconds", "feedback", "sandbox")
+              "reason", "review", "seconds", "feedback", "sandbox")
 # OMP_WAIT_POLICY=PASSIVE: OpenMP threads that spin while waiting slow every other process
 # on a shared machine many times over (measured 576 -> 24 ms per training step).
 KERNEL_ENV = {"GENLAB_PROFILE": "ci", "TQDM_DISABLE": "1", "MPLBACKEND": "Agg", "OMP_WAIT_POLICY": "PASSIVE"}
@@ -55,7 +55,7 @@ KERNEL_ENV = {"GENLAB_PROFILE": "ci", "TQDM_DISABLE": "1", "MPLBACKEND": "Agg", 
 PASSTHROUGH_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GENLAB_DATA")
 MAX_NOTEBOOK_MB = 20        # larger submissions are refused before they are parsed
 MAX_EXTRA_FILES_MB = 50     # other files in a student's folder, copied next to the notebook
-GRADER_VERSION = "2"        # bump when a change must regrade journaled students
+GRADER_VERSION = "3"        # bump when a change must regrade journaled students
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
 
 # How nbgrader's log reads when a submission could not be graded, most specific first.
@@ -86,6 +86,7 @@ class Result:
     seconds: float = 0.0
     feedback: str = ""
     sandbox: str = ""
+    review: str = ""             # tamper findings, whatever the status: the instructor looks
     cell_scores: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -167,40 +168,112 @@ def _is_protected(cell) -> bool:
 
 def restore_from_release(nb: nbformat.NotebookNode, release: nbformat.NotebookNode
                          ) -> tuple[nbformat.NotebookNode, list[str]]:
-    """Give locked and test cells their released source and nbgrader metadata back, answer
-    cells their metadata, and strip nbgrader metadata from cells the release does not know,
-    so that changed flags, points or ids can neither abort nor inflate grading. Returns the
-    notebook and one line per change found (deleted cells are re-added by nbgrader)."""
+    """Rebuild the submission on the release's skeleton: locked and test cells come back
+    from the release (source and nbgrader metadata), in the release's order, also when they
+    were deleted, duplicated or moved; answer cells keep the student's source with their
+    metadata restored; the student's own cells stay after the cell they followed; nbgrader
+    metadata on cells the release does not know is removed. So changed flags, points, ids
+    or order can neither abort nor inflate grading. Returns the notebook and one line per
+    change found."""
     ref = {_grade_id(c): c for c in release.cells if _grade_id(c)}
-    changes, seen, cells = [], set(), []
+    changes: list[str] = []
+    groups: dict[str | None, list] = {None: []}   # release id -> [its cell, the student's cells after it]
+    current: str | None = None
+    order: list[str] = []
     for cell in nb.cells:
         gid = _grade_id(cell)
-        if gid in ref and gid not in seen:
-            seen.add(gid)
-            orig = ref[gid]
-            if _is_protected(orig):
-                if cell.cell_type != orig.cell_type or cell.source.strip() != orig.source.strip():
-                    changes.append(f"test or locked cell {gid!r} was edited (restored)")
-                elif cell.metadata.get("nbgrader") != orig.metadata["nbgrader"]:
-                    changes.append(f"nbgrader metadata of cell {gid!r} was changed (restored)")
-                cell = copy.deepcopy(orig)
-            else:
-                if cell.metadata.get("nbgrader") != orig.metadata["nbgrader"]:
-                    changes.append(f"nbgrader metadata of answer cell {gid!r} was changed (restored)")
-                if cell.cell_type != orig.cell_type:
-                    kind = nbformat.v4.new_code_cell if orig.cell_type == "code" else nbformat.v4.new_markdown_cell
-                    cell = kind(cell.source)
-                cell.metadata["nbgrader"] = copy.deepcopy(orig.metadata["nbgrader"])
-        elif "nbgrader" in cell.metadata:
-            what = "a copy of" if gid in seen else "unknown"
+        if gid in ref and gid not in groups:
+            groups[gid] = [cell]
+            order.append(gid)
+            current = gid
+            continue
+        if "nbgrader" in cell.metadata:
+            what = "a copy of" if gid in groups else "unknown"
             changes.append(f"nbgrader metadata removed from {what} cell {gid!r}")
             del cell.metadata["nbgrader"]
-        cells.append(cell)
-    missing = [g for g in ref if g not in seen and _is_protected(ref[g])]
+        groups[current].append(cell)
+    release_order = [g for g in ref if g in groups]
+    if order != release_order:
+        changes.append("cells of the assignment were moved (put back in the release's order)")
+    cells, missing = list(groups[None]), []
+    for gid, orig in ref.items():
+        group = groups.get(gid)
+        if group is None:
+            if _is_protected(orig):
+                missing.append(gid)
+                cells.append(copy.deepcopy(orig))
+            continue
+        cell, rest = group[0], group[1:]
+        if _is_protected(orig):
+            if cell.cell_type != orig.cell_type or cell.source.strip() != orig.source.strip():
+                changes.append(f"test or locked cell {gid!r} was edited (restored)")
+            elif cell.metadata.get("nbgrader") != orig.metadata["nbgrader"]:
+                changes.append(f"nbgrader metadata of cell {gid!r} was changed (restored)")
+            cell = copy.deepcopy(orig)
+        else:
+            if cell.metadata.get("nbgrader") != orig.metadata["nbgrader"]:
+                changes.append(f"nbgrader metadata of answer cell {gid!r} was changed (restored)")
+            if cell.cell_type != orig.cell_type:
+                kind = nbformat.v4.new_code_cell if orig.cell_type == "code" else nbformat.v4.new_markdown_cell
+                cell = kind(cell.source)
+            cell.metadata["nbgrader"] = copy.deepcopy(orig.metadata["nbgrader"])
+        cells += [cell, *rest]
     if missing:
         changes.append(f"test or locked cells deleted (restored): {', '.join(missing[:5])}")
+    ids = set()
+    for cell in cells:                 # nbformat 4.5 cell ids must stay unique
+        if cell.get("id") is not None and cell.get("id") in ids:
+            cell["id"] = hashlib.sha1(f"{cell['id']}-{len(ids)}".encode()).hexdigest()[:8]
+        ids.add(cell.get("id"))
     nb.cells = cells
     return nb, changes
+
+
+_SAFE_MIME = ("image/png", "image/jpeg", "text/plain")
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
+
+
+def escape_student_markdown(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> int:
+    """Markdown the course did not write is shown as text: HTML escaped, ``javascript:``
+    links disabled, raw cells made plain. Returns how many cells were escaped."""
+    import html
+
+    course = {c.source for c in release.cells if c.cell_type == "markdown"}
+    escaped = 0
+    for cell in nb.cells:
+        if cell.cell_type == "raw":
+            for key in ("format", "raw_mimetype"):
+                cell.metadata.pop(key, None)
+        if cell.cell_type != "markdown" or cell.source in course:
+            continue
+        text = html.escape(cell.source, quote=False)
+        text = re.sub(r"(?i)(java|vb)script\s*:", r"\1script-blocked:", text)
+        if text != cell.source:
+            cell.source = text
+            escaped += 1
+        for name, data in list(cell.get("attachments", {}).items()):
+            cell.attachments[name] = {k: v for k, v in data.items() if k in _SAFE_MIME[:2]}
+    return escaped
+
+
+def sanitize_outputs(nb: nbformat.NotebookNode) -> int:
+    """Keep only text and PNG/JPEG images in outputs (no HTML, SVG, JavaScript or widget
+    views of the student's reach the feedback or Formgrader). Returns the outputs changed."""
+    changed = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") not in ("display_data", "execute_result"):
+                continue
+            data = out.get("data", {})
+            kept = {k: v for k, v in data.items() if k in _SAFE_MIME and isinstance(v, str)
+                    and (k == "text/plain" or _BASE64.fullmatch(v))}
+            if set(kept) != set(data):
+                changed += 1
+                if not kept:
+                    kept = {"text/plain": f"[output of type {', '.join(sorted(data))[:80]} not shown]"}
+            out["data"] = kept
+            out["metadata"] = {}
+    return changed
 
 
 def _copy_extras(src: Path, dest: Path) -> list[str]:
@@ -273,6 +346,7 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
         shutil.rmtree(staged)
     staged.mkdir(parents=True)
     notes = _copy_extras(notebook.parent, staged)
+    escape_student_markdown(nb, release)
     nbformat.write(nb, staged / notebook.name)
 
     config = _config(job, submitted=job.out / "staged", db_timeout=True)
@@ -290,54 +364,79 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     outcome = api.autograde(job.topic, student, force=True, create=True)
     (work / "nbgrader.log").write_text((outcome.get("log") or "") + "\n" + (outcome.get("error") or ""))
-    verdict = _read_json(work / "verdict.json") or {}
+    verdict = Verdict.read(work / "verdict.json")
     autograded = job.out / "autograded" / student / job.topic / notebook.name
-    sandbox = verdict.get("sandbox", job.sandbox)
-    if verdict.get("violation"):
-        status, reason = verdict["violation"]
-        also = changes + findings + verdict.get("tampering", [])
-        return Result(student, status, reason=reason + (f"; also needs review: {'; '.join(also[:3])}"
-                                                        if also else ""), sandbox=sandbox)
+    sandbox = verdict.sandbox or job.sandbox
+    review = changes + [f"static scan: {f}" for f in findings[:4]]
+    review += [f"tamper probe: {c}" for c in verdict.tampering]
+    if verdict.skipped:
+        review.append(f"tests not run: {', '.join(verdict.skipped[:4])}")
+    if verdict.violation:
+        status, reason = verdict.violation
+        return _with_review(Result(student, status, reason=reason, sandbox=sandbox), review)
     if not outcome["success"] or not autograded.is_file():
         log = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
         status, reason = _classify(log)
-        if status == "crashed":
-            reason += _kernel_exit(work)
-        return Result(student, status, reason=reason, sandbox=sandbox)
+        if verdict.kernel_died:
+            status, reason = "crashed", _died(verdict, work)
+        elif status == "crashed":      # nbgrader says so, but the kernel was not seen to end
+            status, reason = "error", f"nbgrader failed: {reason}"
+        return _with_review(Result(student, status, reason=reason, sandbox=sandbox), review)
     with Gradebook(config.CourseDirectory.db_url, "genlab") as gb:
         try:
             score, max_score, auto_max, manual, cells = _scores(gb, job.topic, student)
         except MissingEntry:
             return Result(student, "error", reason="autograde left no gradebook entry", sandbox=sandbox)
     executed = nbformat.read(autograded, as_version=4)
-    errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    if sanitize_outputs(executed):
+        nbformat.write(executed, autograded)
+    errors = [(c.metadata.get("nbgrader", {}).get("grade_id") or f"cell {i}", o)
+              for i, c in enumerate(executed.cells) for o in c.get("outputs", []) if o.get("output_type") == "error"]
     feedback = api.generate_feedback(job.topic, student, force=True)
     html = job.out / "feedback" / student / job.topic / f"{job.topic}.html"
     result = Result(student, "graded", score, max_score, auto_max, manual, sandbox=sandbox,
                     feedback=str(html) if html.is_file() else "", cell_scores=cells)
-    review = [f"tamper probe: {c}" for c in verdict.get("tampering", [])]
-    if verdict.get("skipped"):
-        review.append(f"tests not run: {', '.join(verdict['skipped'][:4])}")
-    review += changes + [f"static scan: {f}" for f in findings[:4]]
-    if any(o.get("ename") == "DeadKernelError" for o in errors):
-        result.status, result.reason = "crashed", "the kernel died during execution" + _kernel_exit(work)
-    elif review:
-        result.status, result.reason = "tampered", "needs review: " + "; ".join(review)
-    elif verdict.get("timeouts"):
+    memory_cells = [where for where, o in errors if _MEMORY_ERRORS.search(f"{o.get('ename')}: {o.get('evalue')}")]
+    near_limit = (verdict.peak_rss_mb or 0) >= 0.8 * job.limits.memory_mb
+    if verdict.kernel_died:
+        result.status, result.reason = "crashed", _died(verdict, work)
+    elif verdict.timeouts:
         result.status = "timeout"
         result.reason = (f"cells ran past the {job.cell_timeout} s limit per cell and were interrupted: "
-                         f"{', '.join(verdict['timeouts'][:4])}; the other cells were graded")
-    elif any(_MEMORY_ERRORS.search(f"{o.get('ename')}: {o.get('evalue')}") for o in errors):
+                         f"{', '.join(verdict.timeouts[:4])}; the other cells were graded")
+    elif memory_cells and near_limit:
         result.status = "memory"
-        result.reason = (f"a cell ran out of memory (limit {job.limits.memory_mb} MB per process); "
-                         "the other cells were graded")
-    notes += [f"output of {c} truncated" for c in verdict.get("truncated", [])[:3]] + verdict.get("notes", [])
+        result.reason = (f"a cell ran out of memory (limit {job.limits.memory_mb} MB per process, peak "
+                         f"{verdict.peak_rss_mb:.0f} MB): {', '.join(memory_cells[:3])}; the other cells were graded")
+    elif review:
+        result.status = "tampered"
+    if memory_cells and result.status != "memory":
+        notes.append(f"{', '.join(memory_cells[:3])} raised a memory error (allocation refused; "
+                     f"peak {verdict.peak_rss_mb or 0:.0f} MB of the {job.limits.memory_mb} MB limit)")
+    notes += [f"output of {c} truncated" for c in verdict.truncated[:3]] + verdict.notes
+    notes += [f"{f} reached the limit of {job.limits.file_mb} MB per file" for f in verdict.big_files[:3]]
     if not feedback["success"]:
         notes.append("feedback HTML failed")
+    result = _with_review(result, review)
     if notes:
         result.reason = "; ".join(filter(None, [result.reason, *notes]))
     result.reason = result.reason[:500]
     return result
+
+
+def _with_review(result: Result, review: list[str]) -> Result:
+    """Tamper findings always reach the instructor: in the ``review`` column whatever the
+    status, and in the reason."""
+    if review:
+        result.review = "; ".join(review)[:500]
+        text = "needs review: " + "; ".join(review)
+        result.reason = text if result.status == "tampered" else f"{result.reason}; also {text}"
+    return result
+
+
+def _died(verdict: Verdict, work: Path) -> str:
+    return (f"the notebook's kernel died during execution ({verdict.kernel_exit or 'exit unknown'})"
+            + _kernel_exit(work))
 
 
 def _judge_spec(job: _Job) -> str:

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -61,6 +61,77 @@ class Limits:
     @classmethod
     def from_json(cls, text: str) -> "Limits":
         return cls(**json.loads(text))
+
+
+@dataclass
+class Verdict:
+    """What the executor observed of one submission's kernel, for the grader (written to a
+    folder the kernel cannot see). Every field is a fact the grader saw, never something
+    the notebook said about itself."""
+    violation: tuple[str, str] | None = None    # (status, reason) when the watchdog killed it
+    peak_rss_mb: float | None = None
+    kernel_died: bool = False                   # the kernel was gone before execution ended
+    kernel_exit: str = ""                       # how its process ended, when known
+    timeouts: list[str] = field(default_factory=list)      # cells the executor interrupted
+    truncated: list[str] = field(default_factory=list)     # cells whose output was cut
+    big_files: list[str] = field(default_factory=list)     # files that reached the size limit
+    tampering: list[str] = field(default_factory=list)     # in-kernel tamper probe (older path)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sandbox: str = "bwrap"
+    judge: bool = False
+    judge_s: float = 0.0
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def read(cls, path: Path) -> "Verdict":
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return cls(notes=["the executor left no record"])
+        known = {f.name for f in fields(cls)}
+        verdict = cls(**{k: v for k, v in data.items() if k in known})
+        if verdict.violation:
+            verdict.violation = tuple(verdict.violation)
+        return verdict
+
+
+# IPython startup file of a sandboxed kernel: output beyond the limit of a cell is dropped in
+# the kernel itself, so that a print flood costs the kernel nothing and cannot slow the
+# grader down (the grader's own cap stays: this one only makes floods cheap).
+_OUTPUT_CAP = r"""
+def _genlab_cap_output(limit):
+    import sys
+    ip = get_ipython()
+    state = {"used": 0, "noted": False}
+
+    def reset(*args, **kwargs):
+        state["used"], state["noted"] = 0, False
+
+    def capped(stream):
+        write = stream.write
+
+        def cap_write(text):
+            state["used"] += len(text)
+            if state["used"] <= limit:
+                return write(text)
+            if not state["noted"]:
+                state["noted"] = True
+                write(f"
+[genlab: output beyond {limit // 1024} KB per cell dropped]
+")
+            return len(text)
+        stream.write = cap_write
+
+    for stream in (sys.stdout, sys.stderr):
+        capped(stream)
+    ip.events.register("pre_execute", reset)
+
+_genlab_cap_output(LIMIT)
+del _genlab_cap_output
+"""
 
 
 # Runs inside the sandbox with `python -I -S -c`: rlimits, drop root, exec the kernel.
@@ -177,6 +248,10 @@ class Sandbox:
             elif entry.is_dir(follow_symlinks=False):
                 shutil.copytree(entry.path, self.scratch / entry.name, symlinks=True)
         (self.runtime / "home").mkdir()
+        startup = self.runtime / "home" / ".ipython" / "profile_default" / "startup"
+        startup.mkdir(parents=True)
+        (startup / "00-genlab-output-cap.py").write_text(
+            _OUTPUT_CAP.replace("LIMIT", str(self.limits.output_kb * 1024)))
         if self.uid is not None and os.geteuid() == 0:
             for folder in (self.scratch, self.runtime):
                 for root, dirs, files in os.walk(folder):
@@ -359,11 +434,27 @@ def _folder_bytes(folder: Path, cap: int = 100_000) -> int:
 
 # ---------------------------------------------------------------- nbgrader's side
 
+import contextlib  # noqa: E402
+
 from nbformat.notebooknode import NotebookNode  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
 from traitlets import Integer, Unicode  # noqa: E402
 
 from genlab.grader import tamper  # noqa: E402
+
+
+def describe_exit(code: int) -> str:
+    """How a kernel's process (or bwrap around it) ended, in words."""
+    if code < 0 or 128 < code < 128 + 65:
+        number = -code if code < 0 else code - 128
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        why = {"SIGXFSZ": "a file reached the size limit", "SIGKILL": "killed",
+               "SIGXCPU": "the CPU-time limit", "SIGSEGV": "a segmentation fault"}.get(name, "")
+        return f"{name}{f': {why}' if why else ''}"
+    return f"exit status {code}"
 
 
 def _error_output(ename: str, evalue: str) -> NotebookNode:
@@ -415,6 +506,8 @@ class SandboxedExecute(Execute):
         self._output_bytes: dict[int, int] = {}
         self._judge = None
         self._judge_seconds = 0.0
+        self._kernel_exit: str | None = None
+        self._cell_index = -1
 
     @property
     def limits(self) -> Limits:
@@ -461,13 +554,45 @@ class SandboxedExecute(Execute):
 
     def _write_verdict(self) -> None:
         dog = self._watchdog
-        verdict = {"violation": dog.violation if dog else None,
-                   "peak_rss_mb": round(dog.peak_rss_mb, 1) if dog else None,
-                   "tampering": self._tampering, "skipped": self._skipped,
-                   "timeouts": self._timeouts, "truncated": self._truncated, "notes": self._notes,
-                   "sandbox": self.sandbox_kind, "judge": bool(self.judge_json),
-                   "judge_s": round(self._judge_seconds, 2)}
-        Path(self.state_dir, "verdict.json").write_text(json.dumps(verdict))
+        Verdict(violation=dog.violation if dog else None,
+                peak_rss_mb=round(dog.peak_rss_mb, 1) if dog else None,
+                kernel_died=self._kernel_exit is not None,
+                kernel_exit=self._kernel_exit or "",
+                timeouts=self._timeouts, truncated=self._truncated, big_files=self._big_files(),
+                tampering=self._tampering, skipped=self._skipped, notes=self._notes,
+                sandbox=self.sandbox_kind, judge=bool(self.judge_json),
+                judge_s=round(self._judge_seconds, 2)).write(Path(self.state_dir, "verdict.json"))
+
+    def _big_files(self) -> list[str]:
+        """Files of the scratch folder that reached the per-file size limit (a fact, seen
+        from outside after the run)."""
+        if not self._box:
+            return []
+        limit = self.limits.file_mb * 2**20
+        found = []
+        for root, _, files in os.walk(self._box.scratch):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    if os.lstat(os.path.join(root, name)).st_size >= limit:
+                        found.append(os.path.relpath(os.path.join(root, name), self._box.scratch))
+        return found[:5]
+
+    def _check_kernel(self) -> None:
+        """Record, once, that the kernel's process has ended and how."""
+        if self._kernel_exit is not None or self.km is None:
+            return
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        if code is not None:
+            self._kernel_exit = describe_exit(code)
+
+    async def _async_handle_timeout(self, timeout: int, cell=None):
+        # the executor's own deadline passed: a fact, unlike an exception's name in a reply
+        label = (cell.metadata.get("nbgrader", {}).get("grade_id") if cell is not None else None) \
+            or f"cell {self._cell_index}"
+        if label not in self._timeouts:
+            self._timeouts.append(label)
+        return await super()._async_handle_timeout(timeout, cell)
 
     async def _probe(self, timeout: int | None = None) -> dict | None:
         msg_id = self.kc.execute("", silent=True, store_history=False,
@@ -486,8 +611,16 @@ class SandboxedExecute(Execute):
         return json.loads(ast.literal_eval(found["data"]["text/plain"]))
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        if self.judge_json:
-            return await self._execute_judged(cell, cell_index, execution_count, store_history)
+        self._cell_index = cell_index
+        try:
+            if self.judge_json:
+                return await self._execute_judged(cell, cell_index, execution_count, store_history)
+            return await self._execute_probed(cell, cell_index, execution_count, store_history)
+        finally:
+            self._check_kernel()
+
+    async def _execute_probed(self, cell, cell_index, execution_count=None, store_history=True):
+        """The older path: tests in the kernel, tamper probes before each."""
         runs = cell.cell_type == "code" and cell.source.strip()
         meta = cell.metadata.get("nbgrader", {})
         course_cell = bool(meta.get("locked") or meta.get("grade")) and not meta.get("solution")
@@ -557,13 +690,6 @@ class SandboxedExecute(Execute):
                     os.environ[key] = env[key]
             self._judge = Judge(KernelLink(self.km.connection_file), spec["setup"], seed=int(spec.get("seed", 0)))
         return self._judge
-
-    def on_cell_executed(self, **kwargs):
-        super().on_cell_executed(**kwargs)
-        reply = kwargs["execute_reply"]
-        if reply and reply["content"].get("ename") == "CellTimeoutError":
-            cell = kwargs["cell"]
-            self._timeouts.append(cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {kwargs['cell_index']}")
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})

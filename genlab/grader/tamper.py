@@ -32,6 +32,7 @@ SUSPICIOUS_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__
                     "get_ipython"}        # called by their bare name (model.eval() is fine)
 SUSPICIOUS_METHODS = {"reload", "__setattr__", "__delattr__"}
 SUSPICIOUS_MODULES = {"builtins", "gc", "ctypes", "importlib", "unittest.mock", "mock", "IPython"}
+HARMLESS_MODULES = ("IPython.display",)   # showing things is what notebooks do
 SUSPICIOUS_ATTRS = {"__dict__", "__builtins__", "__code__", "__globals__", "f_globals", "f_locals",
                     "f_back"}
 BUILTIN_NAMES = {n for n in dir(builtins) if not n.startswith("_")}
@@ -138,8 +139,8 @@ def static_scan(student_sources: list[str], protected: dict[str, str]) -> list[s
                 mod = node.module or "" if isinstance(node, ast.ImportFrom) else ""
                 for name, origin in _import_origins(node).items():
                     full = origin.lstrip(".")
-                    if any(full == m or full.startswith(m + ".") for m in SUSPICIOUS_MODULES) or \
-                            mod.split(".")[0] in SUSPICIOUS_MODULES:
+                    if (any(full == m or full.startswith(m + ".") for m in SUSPICIOUS_MODULES) or
+                            mod.split(".")[0] in SUSPICIOUS_MODULES) and not full.startswith(HARMLESS_MODULES):
                         flag(node, f"imports {full}")
                     elif top and name in protected and protected[name] not in (origin, "def"):
                         flag(node, f"rebinds {name!r} by importing {full}")
