@@ -84,14 +84,14 @@ def _class(folder, names):
 def test_without_bubblewrap_grading_warns_loudly_and_still_works(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GENLAB_BWRAP", "none")
     assert sandbox_kind()[0] == "rlimits"
-    _class(tmp_path / "sub", ["honest-solution", "memory-huge-tensor", "kill-kernel-exit"])
+    _class(tmp_path / "sub", ["honest-solution", "memory-grow", "kill-kernel-exit"])
     with pytest.warns(RuntimeWarning, match="NOT sandboxed"):
         results = {r.student: r for r in grade(tmp_path / "sub", TOPIC, tmp_path / "out", source=cases.SOURCE,
                                                limits=Limits(memory_mb=2048), cell_timeout=30, progress=False)}
     assert "NOT sandboxed" in capsys.readouterr().err
     assert (tmp_path / "out" / "SANDBOX-WARNING.txt").is_file()
     assert (results["honest-solution"].status, results["honest-solution"].score) == ("graded", 10)
-    assert results["memory-huge-tensor"].status == "memory"
+    assert results["memory-grow"].status == "memory"
     assert results["kill-kernel-exit"].status == "crashed"
     assert {r.sandbox for r in results.values()} == {"rlimits"}
 
