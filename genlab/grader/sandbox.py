@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -198,7 +199,11 @@ def _readonly_paths() -> list[Path]:
     paths = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")]
     python = Path(sys.executable)
     paths += [Path(sys.prefix), Path(sys.base_prefix), python.parent, python.resolve().parent.parent]
-    paths += [Path(p) for p in sys.path if p and Path(p).is_dir()]
+    # of sys.path only what belongs to an installation: a script's own folder or a
+    # PYTHONPATH entry (say /tmp, where a grading script was run) must not reach the kernel
+    installed = [Path(sys.prefix), Path(sys.base_prefix), *(Path(v) for v in sysconfig.get_paths().values())]
+    paths += [Path(p) for p in sys.path if p and Path(p).is_dir() and Path(p).is_absolute()
+              and (any(_inside(Path(p), i) for i in installed) or Path(p).name in ("site-packages", "dist-packages"))]
     paths += [REPO_ROOT / "genlab", REPO_ROOT / "data"]
     if os.environ.get("GENLAB_DATA"):
         paths.append(Path(os.environ["GENLAB_DATA"]))
