@@ -610,7 +610,9 @@ def _thread_env(workers: int) -> dict[str, str]:
 def _run_pool(job: _Job, todo: list[tuple[str, str]], workers: int):
     """Grade students in child processes, ``workers`` at a time; yield ((student, key), Result)
     as each finishes. A child that dies or overruns becomes an ``error``/``timeout`` result."""
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: a forked child of a process whose torch already ran OpenMP or BLAS
+    # threads (the replay, a judge in the same process) deadlocks in its first torch call
+    ctx = multiprocessing.get_context("spawn")
     pending = list(todo)
     running: dict[str, tuple] = {}
     hard_limit = job.limits.wall_s + 4 * job.cell_timeout + 180  # nbgrader's own work on top
