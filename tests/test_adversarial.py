@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from filelock import FileLock
 
-from genlab.course import AUTOGRADER, REPO_ROOT
+from genlab.course import REPO_ROOT
 from genlab.grader.grading import grade
 from genlab.grader.sandbox import Limits, sandbox_kind
 from genlab.grader.validity import adversarial_cases

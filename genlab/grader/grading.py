@@ -369,9 +369,6 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
     autograded = job.out / "autograded" / student / job.topic / notebook.name
     sandbox = verdict.sandbox or job.sandbox
     review = changes + [f"static scan: {f}" for f in findings[:4]]
-    review += [f"tamper probe: {c}" for c in verdict.tampering]
-    if verdict.skipped:
-        review.append(f"tests not run: {', '.join(verdict.skipped[:4])}")
     if verdict.violation:
         status, reason = verdict.violation
         return _with_review(Result(student, status, reason=reason, sandbox=sandbox), review)
@@ -442,14 +439,12 @@ def _died(verdict: Verdict, work: Path) -> str:
 
 
 def _judge_spec(job: _Job) -> str:
-    """The source notebook's tests and the judge's set-up cells, when its tests are judged
-    outside the kernel ('' otherwise). Always the course's copy, never the submission's."""
+    """The source notebook's tests and the judge's set-up cells, which the judge runs outside
+    the kernel. Always the course's copy, never the submission's."""
     from genlab.grader.cells import Role, grade_id, role
-    from genlab.grader.judge import judge_seed, judged_outside, setup_sources
+    from genlab.grader.judge import judge_seed, setup_sources
 
     source = nbformat.read(job.source / job.topic / f"{job.topic}.ipynb", as_version=4)
-    if not judged_outside(source):
-        return ""
     tests = {grade_id(c): c.source for c in source.cells if role(c) is Role.TEST}
     return json.dumps({"setup": setup_sources(source), "tests": tests, "seed": judge_seed()})
 

@@ -26,7 +26,7 @@ import os
 import random
 import textwrap
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from genlab import wire
@@ -368,12 +368,6 @@ def setup_sources(nb) -> list[str]:
 
     return [c.source for c in nb.cells if c.cell_type == "code" and role(c) is Role.LOCKED
             and {"parameters", JUDGE_TAG} & set(c.metadata.get("tags", []))]
-
-
-def judged_outside(nb) -> bool:
-    """Does this (source) notebook's grading run its tests in the judge? Set per notebook in
-    its metadata (``genlab.judge = "outside"``) while the topics move over."""
-    return (nb.metadata.get("genlab", {}) or {}).get("judge") == "outside"
 
 
 def judge_seed() -> int:

@@ -32,7 +32,7 @@ from nbclient.exceptions import CellExecutionError
 
 from genlab.course import resolve_topic, solution_path
 from genlab.grader.cells import Role, grade_id, role
-from genlab.grader.judge import Judge, KernelLink, judged_outside, setup_sources
+from genlab.grader.judge import Judge, KernelLink, setup_sources
 from genlab.demos import PollingNotebookClient
 from genlab.grader.validity import Mutant, apply_mutant, load_mutants, solution_answers
 
@@ -148,14 +148,13 @@ def replay(topic: str, mutants: list[Mutant] | None = None, *, timeout: int = 30
     outcomes: list[MutantOutcome] = []
     reference_failures: list[str] = []
 
-    judged = judged_outside(nb)
     judge: list = []                                  # the Judge, once the kernel runs
     last_error: list = [""]
 
     def run(source: str, cell=None) -> str | None:
         """Execute ``source`` in the kernel, or a test cell in the judge as the grader would;
         return the error name, or None."""
-        if judged and cell is not None and role(cell) is Role.TEST:
+        if cell is not None and role(cell) is Role.TEST:
             if not judge:
                 judge.append(Judge(KernelLink(client.km.connection_file), setup_sources(nb)))
             outcome = judge[0].run_cell(source, grade_id(cell), budget_s=timeout)

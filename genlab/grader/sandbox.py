@@ -77,11 +77,8 @@ class Verdict:
     timeouts: list[str] = field(default_factory=list)      # cells the executor interrupted
     truncated: list[str] = field(default_factory=list)     # cells whose output was cut
     big_files: list[str] = field(default_factory=list)     # files that reached the size limit
-    tampering: list[str] = field(default_factory=list)     # in-kernel tamper probe (older path)
-    skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sandbox: str = "bwrap"
-    judge: bool = False
     judge_s: float = 0.0
 
     def write(self, path: Path) -> None:
@@ -368,7 +365,6 @@ class Watchdog(threading.Thread):
             root = psutil.Process(self.pid)
         except psutil.Error:
             return
-        limits = self.box.limits
         tick = 0
         while not self._stop_event.wait(self.interval):
             tick += 1
@@ -454,8 +450,6 @@ from nbformat.notebooknode import NotebookNode  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
 from traitlets import Integer, Unicode  # noqa: E402
 
-from genlab.grader import tamper  # noqa: E402
-
 
 def describe_exit(code: int) -> str:
     """How a kernel's process (or bwrap around it) ended, in words."""
@@ -487,9 +481,10 @@ def judge_outputs(outcome) -> list[NotebookNode]:
 
 
 class SandboxedExecute(Execute):
-    """nbgrader's Execute preprocessor with the kernel in a :class:`Sandbox`, a watchdog,
-    a cap on each cell's output and tamper probes before every test cell. What happened is
-    written to ``<state_dir>/verdict.json`` for the grader (a folder the kernel cannot see)."""
+    """nbgrader's Execute preprocessor with the kernel in a :class:`Sandbox`, a watchdog and
+    a cap on each cell's output; test cells never reach the kernel: the judge runs them in
+    this process (:mod:`genlab.grader.judge`). What happened is written to
+    ``<state_dir>/verdict.json`` for the grader (a folder the kernel cannot see)."""
 
     state_dir = Unicode(help="grader-only folder of this submission").tag(config=True)
     limits_json = Unicode(Limits().to_json()).tag(config=True)
@@ -497,8 +492,7 @@ class SandboxedExecute(Execute):
     sandbox_kind = Unicode("bwrap").tag(config=True)
     sandbox_uid = Integer(None, allow_none=True).tag(config=True)
     # {"setup": [sources], "tests": {grade_id: source}, "seed": int} from the source notebook:
-    # its test cells run in the judge (genlab.grader.judge), outside the kernel. Empty: the
-    # older in-kernel tests with tamper probes.
+    # its test cells run in the judge (genlab.grader.judge), outside the kernel
     judge_json = Unicode("").tag(config=True)
 
     def __init__(self, *args, **kwargs):
@@ -510,10 +504,6 @@ class SandboxedExecute(Execute):
     def _reset(self) -> None:
         self._box: Sandbox | None = None
         self._watchdog: Watchdog | None = None
-        self._baseline = None
-        self._seen_user: dict[str, int] = {}
-        self._tampering: list[str] = []
-        self._skipped: list[str] = []
         self._timeouts: list[str] = []
         self._truncated: list[str] = []
         self._notes: list[str] = []
@@ -575,9 +565,7 @@ class SandboxedExecute(Execute):
                 kernel_died=self._kernel_exit is not None,
                 kernel_exit=self._kernel_exit or "",
                 timeouts=self._timeouts, truncated=self._truncated, big_files=self._big_files(),
-                tampering=self._tampering, skipped=self._skipped, notes=self._notes,
-                sandbox=self.sandbox_kind, judge=bool(self.judge_json),
-                judge_s=round(self._judge_seconds, 2)).write(Path(self.state_dir, "verdict.json"))
+                notes=self._notes, sandbox=self.sandbox_kind, judge_s=round(self._judge_seconds, 2)).write(Path(self.state_dir, "verdict.json"))
 
     def _big_files(self) -> list[str]:
         """Files of the scratch folder that reached the per-file size limit (a fact, seen
@@ -652,64 +640,12 @@ class SandboxedExecute(Execute):
             task_poll_kernel_alive.cancel()
             return msg
 
-    async def _probe(self, timeout: int | None = None) -> dict | None:
-        msg_id = self.kc.execute("", silent=True, store_history=False,
-                                 user_expressions={"fp": tamper.PROBE_EXPRESSION})
-        saved, self.timeout = self.timeout, max(self.timeout or 0, timeout or 0) or self.timeout
-        try:
-            reply = await self.async_wait_for_reply(msg_id)
-        finally:
-            self.timeout = saved
-        if reply is None or reply.get("content", {}).get("status") != "ok":
-            return {}  # the kernel is busy (a cell still runs): the next cell will time out
-        found = reply["content"].get("user_expressions", {}).get("fp", {})
-        if found.get("status") != "ok":
-            return None
-        import ast
-        return json.loads(ast.literal_eval(found["data"]["text/plain"]))
-
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         self._cell_index = cell_index
         try:
-            if self.judge_json:
-                return await self._execute_judged(cell, cell_index, execution_count, store_history)
-            return await self._execute_probed(cell, cell_index, execution_count, store_history)
+            return await self._execute_judged(cell, cell_index, execution_count, store_history)
         finally:
             self._check_kernel()
-
-    async def _execute_probed(self, cell, cell_index, execution_count=None, store_history=True):
-        """The older path: tests in the kernel, tamper probes before each."""
-        runs = cell.cell_type == "code" and cell.source.strip()
-        meta = cell.metadata.get("nbgrader", {})
-        course_cell = bool(meta.get("locked") or meta.get("grade")) and not meta.get("solution")
-        if runs and self._baseline is None:
-            # The first probe imports genlab (and so torch): give it time on a busy machine.
-            self._baseline = await self._probe(timeout=120)
-            if not self._baseline:
-                self._notes.append("the tamper probe could not take its baseline: only names were checked")
-                self._baseline = {"objects": {}, "user": {}, "bound": []}
-        if runs and meta.get("grade") and not meta.get("solution"):
-            now = await self._probe()
-            changes = (["the tamper probe could not run (builtins or genlab removed?)"] if now is None
-                       else tamper.compare(self._baseline, self._seen_user, now) if now else [])
-            if changes or self._tampering:
-                for change in changes:
-                    if change not in self._tampering:
-                        self._tampering.append(change)
-                self._skipped.append(meta.get("grade_id", str(cell_index)))
-                cell.outputs = [NotebookNode(
-                    output_type="error", ename="TamperingDetected",
-                    evalue="not run: " + "; ".join(self._tampering[:3]),
-                    traceback=["TamperingDetected: this test was not run because the notebook changed "
-                               "library or builtin objects (" + "; ".join(self._tampering[:3]) + ")"])]
-                self.nb["cells"][cell_index] = cell
-                return cell
-        cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        if runs and course_cell and not self._tampering:
-            now = await self._probe()
-            if now:  # what the course's own cell imported joins the baseline
-                tamper.extend(self._baseline, self._seen_user, now)
-        return cell
 
     execute_cell = run_sync(async_execute_cell)
 
@@ -719,6 +655,8 @@ class SandboxedExecute(Execute):
 
         if cell.cell_type != "code" or role(cell) is not Role.TEST:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if not self.judge_json:
+            raise RuntimeError("SandboxedExecute.judge_json is empty: test cells are only run by the judge")
         spec = json.loads(self.judge_json)
         gid = grade_id(cell)
         source = spec["tests"].get(gid)

@@ -1,33 +1,20 @@
 """Find attempts to make tests pass without doing the work.
 
-Two checks, both of which flag a submission for review without changing how it runs:
-
-- :func:`static_scan` reads the student's cells before execution and reports rebinding of
-  builtins and of names the released notebook imports or defines (``check_close = ...``,
-  ``def len(...)``), assignment to attributes of imported modules (``torch.allclose = ...``,
-  ``genlab.checks.check_close = ...``), and the tools for doing that indirectly
-  (``setattr``, ``exec``, ``sys.modules``, ``builtins``, ``gc``, ``ctypes``, IPython magics
-  and shell escapes).
-- :func:`fingerprint` runs *inside* the kernel, before the first cell, after every cell of
-  the course and before every test cell: it returns the identity of every object in the
-  loaded watched modules (builtins, math, torch, torch.nn.functional, torch.linalg, numpy,
-  the Tensor and Module classes, genlab) and of the user names bound to them. The grader
-  keeps a baseline outside the kernel, extends it with what the course's cells load
-  (:func:`extend`) and compares before each test (:func:`compare`); a test cell that would
-  run after a change is not run and scores zero, and the submission is marked ``tampered``.
-
-A determined student can still defeat checks that run in the same process as their code;
-the static scan names the tools that needs, so such a submission is flagged as well.
+Grades do not depend on this module: test cells run in the judge, outside the student's
+process (:mod:`genlab.grader.judge`), so nothing a notebook does to its own interpreter
+changes a verdict. :func:`static_scan` still reads the student's cells before execution
+and flags for review the rebinding of builtins and of names the released notebook imports
+or defines (``check_close = ...``, ``def len(...)``), assignment to attributes of imported
+modules (``torch.allclose = ...``, ``genlab.checks.check_close = ...``) and the tools for
+doing that indirectly (``setattr``, ``exec``, ``sys.modules``, ``builtins``, ``gc``,
+``ctypes``, IPython magics and shell escapes): an attempt, whether or not it could work, is
+something an instructor wants to see.
 """
 from __future__ import annotations
 
 import ast
 import builtins
-from typing import Any
 
-WATCHED_MODULES = ("builtins", "math", "torch", "torch.nn", "torch.nn.functional", "torch.linalg",
-                   "numpy", "numpy.testing")
-WATCHED_CLASSES = (("torch", "Tensor"), ("torch._C", "TensorBase"), ("torch.nn", "Module"))
 SUSPICIOUS_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals",
                     "get_ipython"}        # called by their bare name (model.eval() is fine)
 SUSPICIOUS_METHODS = {"reload", "__setattr__", "__delattr__"}
@@ -156,121 +143,3 @@ def static_scan(student_sources: list[str], protected: dict[str, str]) -> list[s
                 if bad:
                     flag(node, f"declares global {', '.join(bad)}")
     return list(dict.fromkeys(findings))
-
-
-# ---------------------------------------------------------------- inside the kernel
-
-PROBE_EXPRESSION = ("__import__('json').dumps(__import__('genlab.grader.tamper', fromlist=['fingerprint'])"
-                    ".fingerprint(globals()))")
-
-
-TOOLING = {"genlab.cli", "genlab.grader", "genlab.demos", "genlab.course"}
-_DUNDERS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__float__",
-            "__abs__", "__sub__", "__add__", "__mul__", "__truediv__", "__import__",
-            "__build_class__", "__call__", "__len__", "__getattr__", "__getattribute__"}
-
-
-def fingerprint(user_ns: dict[str, Any]) -> dict[str, Any]:
-    """Identities of the watched objects that are loaded, and of every user name (runs in
-    the kernel; imports nothing the notebook has not imported)."""
-    import sys
-    import types
-
-    objects: dict[str, int] = {}
-    trusted: list[str] = []
-    library = _library_dirs()
-    names = [m for m in WATCHED_MODULES if m in sys.modules]
-    names += [m for m in list(sys.modules) if (m == "genlab" or m.startswith("genlab."))
-              and m not in TOOLING and not m.startswith("genlab.grader.") and not m.rsplit(".", 1)[-1].startswith("_")]
-    for name in names:
-        module = sys.modules.get(name)
-        if module is None:
-            continue
-        objects[f"sys.modules[{name}]"] = id(module)
-        _record(objects, name, vars(module), trusted, library)
-    for module_name, cls_name in WATCHED_CLASSES:
-        cls = getattr(sys.modules.get(module_name), cls_name, None)
-        if cls is not None:
-            objects[f"{module_name}.{cls_name}"] = id(cls)
-            _record(objects, f"{module_name}.{cls_name}", vars(cls), trusted, library)
-    watched = set(objects.values())
-    kinds = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
-    user, bound = {}, []
-    for key, value in list(user_ns.items()):
-        if key.startswith("_") or key in ("In", "Out", "exit", "quit", "get_ipython"):
-            continue
-        user[key] = id(value)
-        if id(value) in watched and isinstance(value, kinds):
-            bound.append(key)
-    return {"objects": objects, "user": user, "bound": bound, "trusted": trusted}
-
-
-def _library_dirs() -> tuple[str, ...]:
-    """Folders of installed code (read-only in the sandbox): a function whose code lives
-    there is the library's own, e.g. torch wrapping ``torch.manual_seed`` when dynamo loads."""
-    import os
-    import sys
-    import sysconfig
-
-    import genlab
-
-    dirs = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    dirs |= {os.path.dirname(os.path.abspath(genlab.__file__)), sys.prefix, sys.base_prefix}
-    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs)
-
-
-def _record(objects: dict[str, int], prefix: str, namespace: dict, trusted: list[str] | None = None,
-            library: tuple[str, ...] = ()) -> None:
-    import os
-    import types
-
-    for key, value in list(namespace.items()):
-        if key.startswith("_") and key not in _DUNDERS:
-            continue
-        if not (callable(value) or isinstance(value, types.ModuleType)):
-            continue  # constants and caches may change legitimately
-        objects[f"{prefix}.{key}"] = id(value)
-        code = getattr(value, "__code__", None)
-        if isinstance(code, types.CodeType):
-            objects[f"{prefix}.{key}.__code__"] = id(code)
-            if trusted is not None and _is_library_file(code.co_filename, library):
-                trusted += [f"{prefix}.{key}", f"{prefix}.{key}.__code__"]
-
-
-_LIBRARY_FILES: dict[str, bool] = {}
-
-
-def _is_library_file(filename: str, library: tuple[str, ...]) -> bool:
-    import os
-
-    if filename not in _LIBRARY_FILES:
-        path = os.path.realpath(filename) if os.path.isabs(filename) else ""
-        _LIBRARY_FILES[filename] = bool(path) and path.startswith(library) and os.path.isfile(path)
-    return _LIBRARY_FILES[filename]
-
-
-def extend(baseline: dict[str, Any], seen_user: dict[str, int], now: dict[str, Any]) -> None:
-    """After a cell of the course ran: what it imported or bound becomes part of the baseline."""
-    for key, ident in now["objects"].items():
-        baseline["objects"].setdefault(key, ident)
-    for name in now["bound"]:
-        seen_user.setdefault(name, now["user"][name])
-
-
-def compare(baseline: dict[str, Any], seen_user: dict[str, int], now: dict[str, Any]) -> list[str]:
-    """What changed since the baseline (grader side)."""
-    changes = []
-    base, cur = baseline["objects"], now["objects"]
-    library = set(now.get("trusted", []))
-    for key, ident in base.items():
-        if key in cur and cur[key] != ident and key not in library:
-            changes.append(f"{key} was replaced")
-        elif key not in cur and not key.endswith(".__code__") and f"sys.modules[{key.split('.')[0]}]" in cur:
-            changes.append(f"{key} was deleted")
-    for key in cur.keys() - base.keys():
-        if key.startswith("builtins."):
-            changes.append(f"{key} was added")
-    for name, ident in seen_user.items():
-        if name in now["user"] and now["user"][name] != ident:
-            changes.append(f"the name {name!r} was rebound")
-    return changes
