@@ -6,20 +6,7 @@ import sys
 from pathlib import Path
 
 from genlab.course import LECTURES, REPO_ROOT, resolve_topic, topics
-
-
-def format_table(rows: list[tuple], header: tuple[str, ...]) -> str:
-    """A plain-text table with a header rule; numbers right-aligned."""
-    rows = [header] + [tuple(str(c) for c in r) for r in rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-
-    def cell(text: str, width: int, j: int) -> str:
-        numeric = j > 0 and text.replace(".", "", 1).replace("/", "", 1).isdigit()
-        return text.rjust(width) if numeric else text.ljust(width)
-
-    lines = ["  ".join(cell(c, w, j) for j, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+from genlab.tables import format_table  # also imported from here by lecture 09
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -163,8 +150,6 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_zoo(args: argparse.Namespace) -> int:
-    from genlab import zoo
-
     if args.action == "export":
         from genlab.export import export
 
@@ -173,7 +158,9 @@ def cmd_zoo(args: argparse.Namespace) -> int:
         for path, meta in export(args.topic, args.profile, args.seed, write=not args.out, out=args.out):
             print(f"wrote {path}: {meta['figure']}")
         return 0
-    return zoo.main([args.action])
+    from genlab.recipes import main as zoo_main
+
+    return zoo_main([args.action])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from genlab.metrics import DATASETS, classifier_fd
 from genlab.train import minibatches
 
 
@@ -200,8 +201,6 @@ def lowres_classifier_fd(samples: Tensor, reference: Tensor, dataset: str = "fas
     images (N, C, h, w) in [−1, 1]: both are mapped to [0, 1] and upsampled (bilinear) to the
     size of the dataset's shipped classifier, so that the distance measures the model and not
     the lost resolution. Biased upwards for small N: compare numbers at equal N."""
-    from genlab.metrics import DATASETS, classifier_fd
-
     size = DATASETS[dataset][1][1:]
 
     def prepare(x: Tensor) -> Tensor:

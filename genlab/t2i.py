@@ -79,6 +79,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from genlab import zoo
 from genlab.data.procedural import BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES
 from genlab.diffusion import beta_schedule, schedule_tables, train_denoiser
 from genlab.nets.unet import UNet
@@ -417,7 +418,6 @@ def attribute_accuracy(images: Tensor, targets: dict[str, Tensor | int],
     shapes classifier reads as ``targets`` (name → int or (N,) indices, e.g.
     {"shape": SHAPES.index("star"), "colour": …}); one figure per given attribute."""
     if classifier is None:
-        from genlab import zoo
         classifier = zoo.load("shapes-classifier", "cpu")
     out = {}
     for name, target in targets.items():
@@ -438,7 +438,6 @@ def evaluate_prompts(model: TextToImage, n: int = 200, *, seed: int = 0, guidanc
     attrs = sample_shape_attributes(n, seed=50_000 + seed, shapes=named)
     images = sample(model, shape_captions(attrs), steps=steps, guidance=guidance, seed=seed)
     if classifier is None:
-        from genlab import zoo
         classifier = zoo.load("shapes-classifier", "cpu")
     keys = ("shape", "colour", "background", "size", "position")
     hits = torch.stack([classifier.predict(images, k) == attrs[k] for k in keys])
@@ -686,7 +685,6 @@ def evaluate_emoji_model(model: TextToImage, n: int = 200, *, seed: int = 0,
     from genlab.data.openmoji import emoji
 
     if classifier is None:
-        from genlab import zoo
         classifier = zoo.load("emoji-classifier", "cpu")
     train = emoji("train", verbose=False)
     test = emoji("test", verbose=False)

@@ -16,11 +16,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from genlab.course import REPO_ROOT  # noqa: E402
 from genlab.data import EMOJI_GROUPS, FASHION_CLASSES, emoji, fashion_mnist  # noqa: E402
 from genlab.data.procedural import closed_polygons, mixture_2d, shapes, unpaired_shapes  # noqa: E402
 from genlab.viz import scatter_2d, show_images  # noqa: E402
+from genlab.zoo import ManifestRow, sha256_of, write_manifest_row  # noqa: E402
 
-FIGURES = Path(__file__).resolve().parents[2] / "data" / "figures"
+FIGURES = REPO_ROOT / "data" / "figures"
 
 
 def _save(fig, path: Path) -> Path:
@@ -116,8 +118,6 @@ def main(argv: list[str] | None = None) -> None:
         path = make(out)
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB)")
         if args.write_manifest:
-            from genlab.zoo import ManifestRow, sha256_of, write_manifest_row
-
             write_manifest_row(ManifestRow(f"figures/{name}", sha256_of(path), path.stat().st_size,
                                            command, "picture for data/README.md"))
 

@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genlab.course import REPO_ROOT
+
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 SPLITS = {"train": "train", "test": "t10k"}
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / "data" / "cache"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
