@@ -10,7 +10,6 @@ row (sha256, size, this command, the figure) goes into data/MANIFEST.
 """
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from pathlib import Path

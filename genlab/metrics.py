@@ -29,7 +29,6 @@ from torch import Tensor
 from genlab import zoo
 from genlab.profiles import device as default_device
 
-
 # --- feature-space distances ----------------------------------------------------------------
 
 def _stats(features: Tensor) -> tuple[Tensor, Tensor]:

@@ -26,10 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genlab.profiles import choose, seed_all
-from genlab.profiles import device as default_device
-from genlab.tables import format_table
 from genlab import zoo
+from genlab.profiles import choose, device as default_device, seed_all
+from genlab.tables import format_table
 
 DESCRIPTION = "The model zoo: small checkpoints shipped in data/checkpoints, each made by code in this repo."
 

@@ -11,6 +11,6 @@ def format_table(rows: list[tuple], header: tuple[str, ...]) -> str:
         numeric = j > 0 and text.replace(".", "", 1).replace("/", "", 1).isdigit()
         return text.rjust(width) if numeric else text.ljust(width)
 
-    lines = ["  ".join(cell(c, w, j) for j, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
+    lines = ["  ".join(cell(c, w, j) for j, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

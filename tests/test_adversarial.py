@@ -2,8 +2,8 @@
 real pipeline (``genlab.grader.grading.grade``, two workers, the sandbox), then checked for its
 status and score, for files read or written outside the sandbox and for connections."""
 import csv
-import os
 import json
+import os
 import socket
 import sqlite3
 import threading
@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from filelock import FileLock
 
-from genlab.course import AUTOGRADER, REPO_ROOT
+from genlab.course import REPO_ROOT
 from genlab.grader.grading import grade
 from genlab.grader.sandbox import Limits, sandbox_kind
 from genlab.grader.validity import adversarial_cases

@@ -89,7 +89,7 @@ def unpaired(out: Path) -> Path:
 
 def toy_2d(out: Path) -> Path:
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
-    for ax, name in zip(axes, ("8-ring", "25-grid", "swiss-roll")):
+    for ax, name in zip(axes, ("8-ring", "25-grid", "swiss-roll"), strict=True):
         scatter_2d({name: mixture_2d(name, 2000, seed=0)}, ax=ax, title=name)
         ax.get_legend().remove()
     poly = closed_polygons(6, seed=0)

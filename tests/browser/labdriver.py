@@ -101,7 +101,7 @@ class JupyterLab:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
 
-    def start(self, timeout: float = 120) -> "JupyterLab":
+    def start(self, timeout: float = 120) -> JupyterLab:
         self._write_settings()
         # expose_app_in_browser: window.jupyterapp, read (never driven) to know when a
         # notebook's kernel is connected; the toolbar shows "idle" before it is.
