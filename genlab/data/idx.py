@@ -1,6 +1,6 @@
 """Fashion-MNIST and MNIST: 70k grey 28×28 images in 10 classes each, loaded offline.
 
-Sources are tried in the order of DESIGN §4 and the one used is reported:
+Sources are tried in this order (README, "Data, offline first") and the one used is reported:
 
 1. an explicit directory (``root=`` or ``$GENLAB_DATA``) holding the four idx files,
 2. the torchvision cache layout under ``data/cache/<FashionMNIST|MNIST>/raw``,

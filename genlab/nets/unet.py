@@ -14,7 +14,7 @@ inversion, ControlNet). Students write the diffusion algorithms, not this backbo
 
 The time, label and vector embeddings are summed into one embedding ``emb`` that every
 residual block adds to its features (a per-channel shift). No attention: at 16–32 px on a
-CPU it costs more than it gives (shared/notes/cpu-speed.md).
+CPU it costs more than it gives.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """JupyterLab on 127.0.0.1 in temporary folders, driven by Debian's Chromium through Playwright.
 
-Facts this relies on are in notes/jupyterlab-e2e.md: Chromium is launched from
+It relies on facts observed with Debian's Chromium and JupyterLab 4.6: Chromium is launched from
 ``/usr/bin/chromium`` (``playwright install`` is never run), the server writes nothing in the
 home folder, and the selectors below are JupyterLab 4 / nbgrader 0.9 / ipywidgets 8 ones.
 """
