@@ -1,4 +1,4 @@
-"""The `genlab` command: release, check, grade, demos, data, zoo."""
+"""The `genlab` command: release, check, grade, demos, data, zoo, new-topic."""
 from __future__ import annotations
 
 import argparse
@@ -163,6 +163,17 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     return zoo_main([args.action])
 
 
+def cmd_new_topic(args: argparse.Namespace) -> int:
+    from genlab.scaffold import new_topic
+
+    for path in new_topic(args.slug, args.title):
+        print(f"wrote {path.relative_to(REPO_ROOT)}")
+    number = args.slug[:2]
+    print(f"next: replace the example task, then `genlab release {number}`, "
+          f"`genlab check {number} --replay` and the calibration (docs/new-topic.md)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="genlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -208,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="export: the seed")
     p.add_argument("--out", help="export: a folder to save in instead of data/checkpoints (no MANIFEST row)")
     p.set_defaults(func=cmd_zoo)
+
+    p = sub.add_parser("new-topic", help="write a new topic's lecture, solution, mutants and README row "
+                                         "from the template (docs/new-topic.md)")
+    p.add_argument("slug", help="NN-name, e.g. 16-flow-matching")
+    p.add_argument("title", help='the title, e.g. "Flow matching"')
+    p.set_defaults(func=cmd_new_topic)
 
     args = parser.parse_args(argv)
     return args.func(args)

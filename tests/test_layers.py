@@ -51,8 +51,9 @@ LAYERS = (
                          "genlab.viz", "genlab.train", "genlab.checks", "genlab.wire", "genlab.metrics",
                          "genlab.nets", "genlab.zoo")),
     ("topic code", ("genlab.diffusion", "genlab.t2i", "genlab.inversion")),
-    # demos runs notebooks for lecturers, and genlab.grader.mutation uses its polling client
-    ("zoo and notebook tools", ("genlab.recipes", "genlab.export", "genlab.demos")),
+    # demos runs notebooks for lecturers, and genlab.grader.mutation uses its polling client;
+    # scaffold writes a new topic's files (`genlab new-topic`)
+    ("zoo and notebook tools", ("genlab.recipes", "genlab.export", "genlab.demos", "genlab.scaffold")),
     ("grader", ("genlab.grader",)),
     ("command line", ("genlab.cli",)),
 )
