@@ -21,13 +21,21 @@ def _replay_rows(topic: str) -> list[tuple[str, str, str]]:
     import tempfile
 
     from genlab.grader.mutation import replay
+    from genlab.grader.validity import load_mutants, load_nulls, quality_tests
 
+    nulls = load_nulls(topic)
+    quality = quality_tests(topic)
     with tempfile.TemporaryDirectory() as tmp:
-        outcomes, reference_failures = replay(topic, cwd=Path(tmp))
+        outcomes, reference_failures = replay(topic, load_mutants(topic) + nulls, cwd=Path(tmp))
     rows = [("solution (replay)", f"failed {', '.join(reference_failures)}" if reference_failures
              else "all tests pass", "FAIL" if reference_failures else "ok")]
-    rows += [(f"mutant {o.mutant.name}", f"fails {', '.join(o.failed_tests) or 'nothing'} "
-              f"({o.seconds:.1f} s)", "caught" if o.caught else "MISSED") for o in outcomes]
+    for o in outcomes:
+        failed = f"fails {', '.join(o.failed_tests) or 'nothing'} ({o.seconds:.1f} s)"
+        if o.mutant in nulls:
+            earned = [g for g, owner in quality.items() if owner == o.mutant.cell and g not in o.failed_tests]
+            rows.append((o.mutant.name, failed, f"EARNED {', '.join(earned)}" if earned else "held"))
+        else:
+            rows.append((f"mutant {o.mutant.name}", failed, "caught" if o.caught else "MISSED"))
     return rows
 
 
@@ -42,7 +50,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         caught = sum(r[2] == "caught" for r in mutants)
         if mutants:
             print(f"mutation score: {caught}/{len(mutants)}")
-        failed += sum(r[2] in ("FAIL", "MISSED") for r in rows)
+        failed += sum(r[2] in ("FAIL", "MISSED") or r[2].startswith("EARNED") for r in rows)
     return 1 if failed else 0
 
 

@@ -214,3 +214,34 @@ def test_regrading_is_idempotent(graded):
     assert len(again) == len(rows)
     lines = (root / "out" / "journal.jsonl").read_text().splitlines()
     assert len(lines) == len({json.loads(line)["student"] for line in lines}) == len(rows)
+
+
+# Cases whose status depends on time: honest work, loops that must still be stopped, floods.
+LOAD_CASES = ("honest-solution", "honest-blank", "honest-slow-cell", "infinite-loop", "slow-test",
+              "print-megabytes")
+
+
+@pytest.mark.slow
+def test_a_busy_grader_gives_the_same_rows(graded, tmp_path):
+    """Issue 30: limits count the kernel's own time, so four busy processes on every core
+    beside the grader (a shared server the night before grades are due) change no status
+    and no score; a real infinite loop is still stopped. With wall-clock limits the slow but
+    honest cell (4 s of CPU, limit 10 s) became a timeout here."""
+    from load import cpu_hog
+
+    _, quiet, _ = graded
+    chosen = [c for c in cases.CASES if c.name in LOAD_CASES]
+    sub, out = tmp_path / "submitted", tmp_path / "out"
+    cases.build_class(sub, cases.Canaries(secrets={}, forbidden_writes=[], port=9), chosen)
+    start = time.perf_counter()
+    with cpu_hog(per_core=4):
+        grade(sub, TOPIC, out, source=cases.SOURCE, workers=2, limits=LIMITS, cell_timeout=CELL_TIMEOUT,
+              progress=False)
+    seconds = time.perf_counter() - start
+    with open(out / "grades.csv") as f:
+        busy = {r["student"]: r for r in csv.DictReader(f)}
+    differ = [f"{name}: quiet {quiet[name]['status']} {quiet[name]['score']}, busy {busy[name]['status']} "
+              f"{busy[name]['score']} ({busy[name]['reason'][:120]})" for name in LOAD_CASES
+              if (quiet[name]["status"], float(quiet[name]["score"]))
+              != (busy[name]["status"], float(busy[name]["score"]))]
+    assert not differ, f"graded in {seconds:.0f} s beside the hog:\n" + "\n".join(differ)

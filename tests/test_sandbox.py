@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,14 @@ def test_an_interrupted_run_resumes_without_losing_or_repeating_a_grade(tmp_path
     assert sorted(first + graded_again) == sorted(names), "each student graded exactly once"
     with open(out / "grades.csv") as f:
         assert [r["student"] for r in csv.DictReader(f)] == sorted(names)
+
+
+def test_only_installed_code_of_sys_path_is_mounted(tmp_path, monkeypatch):
+    """A grading script run from /tmp puts /tmp on sys.path: mounting it would show the
+    kernel every file there (other students' work included)."""
+    from genlab.grader.sandbox import _readonly_paths
+
+    monkeypatch.setattr("sys.path", [str(tmp_path), "/tmp", *__import__("sys").path])
+    mounted = _readonly_paths()
+    assert not any(p == tmp_path or tmp_path.is_relative_to(p) for p in mounted), mounted
+    assert Path("/tmp") not in mounted

@@ -83,6 +83,10 @@ def answers(nb, square: str = CORRECT["square"], norm: str = CORRECT["norm"], pr
     return nb
 
 
+# honest but slow: 4 s of the kernel's CPU time, whatever the machine's load (issue 30)
+SLOW_CELL = "import time as _t\n_t0 = _t.process_time()\nwhile _t.process_time() - _t0 < 4.0:\n    pass"
+
+
 def _wrong(nb, prefix: str = ""):
     return answers(nb, WRONG["square"], WRONG["norm"], prefix)
 
@@ -228,6 +232,8 @@ CASES: list[Case] = [
     Case("honest-blank", "control: the release as handed out", "graded", 0, lambda nb, c: nb),
     Case("honest-partial", "control: one task right", "graded", 5,
          lambda nb, c: answers(nb, norm=WRONG["norm"]), min_score=5),
+    Case("honest-slow-cell", "control: a correct answer whose cell computes for 4 s of CPU (limit 10 s)",
+         "graded", 10, lambda nb, c: answers(nb, prefix=SLOW_CELL), min_score=10),
     # run-away code
     Case("infinite-loop", "loops forever in an answer cell (interruptible)", "timeout", 5,
          lambda nb, c: answers(nb, square="while True:\n    pass"), min_score=5),

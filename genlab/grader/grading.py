@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from genlab.grader import tamper
 from genlab.course import SOLUTIONS, nbgrader_config, resolve_topic
+from genlab.grader.clock import WALL_BACKSTOP
 from genlab.grader.sandbox import SANDBOX_UID, Limits, Verdict, sandbox_kind
 
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid-notebook", "tampered", "missing", "error")
@@ -402,7 +403,8 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
         result.status, result.reason = "crashed", _died(verdict, work)
     elif verdict.timeouts:
         result.status = "timeout"
-        result.reason = (f"cells ran past the {job.cell_timeout} s limit per cell and were interrupted: "
+        result.reason = (f"cells ran past the {job.cell_timeout} s limit per cell (the kernel's own time, "
+                         "not time spent waiting for a CPU) and were interrupted: "
                          f"{', '.join(verdict.timeouts[:4])}; the other cells were graded")
     elif memory_cells and near_limit:
         result.status = "memory"
@@ -610,10 +612,13 @@ def _thread_env(workers: int) -> dict[str, str]:
 def _run_pool(job: _Job, todo: list[tuple[str, str]], workers: int):
     """Grade students in child processes, ``workers`` at a time; yield ((student, key), Result)
     as each finishes. A child that dies or overruns becomes an ``error``/``timeout`` result."""
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: a forked child of a process whose torch already ran OpenMP or BLAS
+    # threads (the replay, a judge in the same process) deadlocks in its first torch call
+    ctx = multiprocessing.get_context("spawn")
     pending = list(todo)
     running: dict[str, tuple] = {}
-    hard_limit = job.limits.wall_s + 4 * job.cell_timeout + 180  # nbgrader's own work on top
+    # a last resort above the kernel's own limits and their wall-clock backstop (genlab.grader.clock)
+    hard_limit = WALL_BACKSTOP * (job.limits.wall_s + job.cell_timeout) + 180
     try:
         while pending or running:
             while pending and len(running) < max(1, workers):

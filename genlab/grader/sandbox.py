@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -39,6 +40,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from genlab.course import REPO_ROOT
+from genlab.grader.clock import KernelClock, Meter
 
 SANDBOX_UID = 100_000  # + the grading process's pid: RLIMIT_NPROC counts per uid
 
@@ -198,7 +200,11 @@ def _readonly_paths() -> list[Path]:
     paths = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")]
     python = Path(sys.executable)
     paths += [Path(sys.prefix), Path(sys.base_prefix), python.parent, python.resolve().parent.parent]
-    paths += [Path(p) for p in sys.path if p and Path(p).is_dir()]
+    # of sys.path only what belongs to an installation: a script's own folder or a
+    # PYTHONPATH entry (say /tmp, where a grading script was run) must not reach the kernel
+    installed = [Path(sys.prefix), Path(sys.base_prefix), *(Path(v) for v in sysconfig.get_paths().values())]
+    paths += [Path(p) for p in sys.path if p and Path(p).is_dir() and Path(p).is_absolute()
+              and (any(_inside(Path(p), i) for i in installed) or Path(p).name in ("site-packages", "dist-packages"))]
     paths += [REPO_ROOT / "genlab", REPO_ROOT / "data"]
     if os.environ.get("GENLAB_DATA"):
         paths.append(Path(os.environ["GENLAB_DATA"]))
@@ -262,7 +268,10 @@ class Sandbox:
         home = self.runtime / "home"
         env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                "HOME": str(home), "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / ".mpl"),
-               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "/tmp"}
+               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "/tmp",
+               # the grader's own genlab (bound read-only below), also where the environment's
+               # editable install points to another checkout (a git worktree sharing the venv)
+               "PYTHONPATH": str(REPO_ROOT)}
         env.update(self.env or {})
         return env
 
@@ -342,9 +351,9 @@ class Watchdog(threading.Thread):
     """Kill the sandbox when it runs too long, holds too much memory, starts too many
     processes or writes too much; ``violation`` then says which, as (status, reason)."""
 
-    def __init__(self, pid: int, box: Sandbox, deadline: float, interval: float = 0.2):
+    def __init__(self, pid: int, box: Sandbox, meter: Meter, interval: float = 0.2):
         super().__init__(daemon=True)
-        self.pid, self.box, self.deadline, self.interval = pid, box, deadline, interval
+        self.pid, self.box, self.meter, self.interval = pid, box, meter, interval
         self.violation: tuple[str, str] | None = None
         self.peak_rss_mb = 0.0
         self._stop_event = threading.Event()
@@ -380,9 +389,9 @@ class Watchdog(threading.Thread):
         if len(procs) > limits.processes + 2:  # bwrap and its init are not the student's
             self._kill(procs, "crashed", f"the notebook started more than {limits.processes} processes")
             return
-        if time.monotonic() > self.deadline:
+        if self.meter.past(limits.wall_s):
             self._kill(procs, "timeout", f"the notebook ran past the limit of {limits.wall_s:g} s "
-                                         "for the whole notebook")
+                                         f"for the whole notebook ({_times(self.meter)})")
             return
         # Proportional set size counts pages shared after fork() once, but reading it waits
         # for a process's memory lock, which a process that keeps forking holds: only for a few.
@@ -405,6 +414,10 @@ class Watchdog(threading.Thread):
     def _kill(self, procs, status: str, reason: str) -> None:
         self.violation = (status, reason)
         kill_tree(procs)
+
+
+def _times(meter: Meter) -> str:
+    return f"{meter.own():.0f} s of its own time, {meter.wall():.0f} s on the wall clock"
 
 
 def kill_tree(procs) -> None:
@@ -434,6 +447,7 @@ def _folder_bytes(folder: Path, cap: int = 100_000) -> int:
 
 # ---------------------------------------------------------------- nbgrader's side
 
+import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 
 from nbformat.notebooknode import NotebookNode  # noqa: E402
@@ -505,6 +519,7 @@ class SandboxedExecute(Execute):
         self._notes: list[str] = []
         self._output_bytes: dict[int, int] = {}
         self._judge = None
+        self._clock: KernelClock | None = None
         self._judge_seconds = 0.0
         self._kernel_exit: str | None = None
         self._cell_index = -1
@@ -534,7 +549,8 @@ class SandboxedExecute(Execute):
     async def async_start_new_kernel(self, **kwargs) -> None:
         await super().async_start_new_kernel(**kwargs)
         pid = self.km.provisioner.process.pid
-        self._watchdog = Watchdog(pid, self._box, time.monotonic() + self.limits.wall_s)
+        self._clock = KernelClock(pid)
+        self._watchdog = Watchdog(pid, self._box, Meter(self._clock))
         self._watchdog.start()
 
     start_new_kernel = run_sync(async_start_new_kernel)
@@ -593,6 +609,48 @@ class SandboxedExecute(Execute):
         if label not in self._timeouts:
             self._timeouts.append(label)
         return await super()._async_handle_timeout(timeout, cell)
+
+    async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive):
+        """nbclient's wait for a cell's reply, with the per-cell limit counted on the kernel's
+        own clock (:class:`KernelClock`) instead of the wall clock: load on the grading
+        machine does not turn an honest cell into a timeout."""
+        if timeout is None or self._clock is None:
+            return await super()._async_poll_for_reply(msg_id, cell, timeout, task_poll_output_msg,
+                                                       task_poll_kernel_alive)
+        from queue import Empty
+
+        from nbclient.client import timestamp
+        from nbclient.util import ensure_async
+
+        meter = Meter(self._clock)
+        interrupted = None
+        while True:
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=0.25))
+            except Empty:
+                await self._async_check_alive()
+                # after an interrupt, wait for the reply on the wall clock as nbclient does
+                if (meter.past(timeout) if interrupted is None else time.monotonic() - interrupted > timeout):
+                    task_poll_kernel_alive.cancel()
+                    interrupted = time.monotonic()
+                    error_reply = await self._async_handle_timeout(timeout, cell)
+                    if error_reply:
+                        msg = error_reply
+                        msg["parent_header"] = {"msg_id": msg_id}
+                    else:
+                        continue
+                else:
+                    continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if self.record_timing:
+                cell["metadata"]["execution"]["shell.execute_reply"] = timestamp(msg)
+            try:
+                await asyncio.wait_for(task_poll_output_msg, self.iopub_timeout)
+            except (asyncio.TimeoutError, Empty):
+                self.log.warning("Timeout waiting for IOPub output")
+            task_poll_kernel_alive.cancel()
+            return msg
 
     async def _probe(self, timeout: int | None = None) -> dict | None:
         msg_id = self.kc.execute("", silent=True, store_history=False,
@@ -673,11 +731,27 @@ class SandboxedExecute(Execute):
             outcome_outputs = judge_outputs(outcome)
             if outcome.timed_out:
                 self._timeouts.append(gid)
+            await self._drop_judge_iopub()
         self._judge_seconds += time.monotonic() - started
         cell.outputs = outcome_outputs
         cell.execution_count = None
         self.nb["cells"][cell_index] = cell
         return cell
+
+    async def _drop_judge_iopub(self) -> None:
+        """Each request of the judge leaves two status messages on the IOPub channel, which
+        this client would read before the next cell's own: after a test that made a thousand
+        requests (a sampling loop) that took longer than ``iopub_timeout`` and the next cell
+        failed with 'Timeout waiting for IOPub output'. No cell runs now: drop them."""
+        from queue import Empty
+
+        from nbclient.util import ensure_async
+
+        while True:
+            try:
+                await ensure_async(self.kc.iopub_channel.get_msg(timeout=0.2))
+            except Empty:
+                return
 
     def _get_judge(self, spec: dict):
         from genlab.grader.judge import Judge, KernelLink
@@ -688,7 +762,8 @@ class SandboxedExecute(Execute):
             for key in ("GENLAB_PROFILE", "GENLAB_DATA", "TQDM_DISABLE", "MPLBACKEND"):
                 if key in env:
                     os.environ[key] = env[key]
-            self._judge = Judge(KernelLink(self.km.connection_file), spec["setup"], seed=int(spec.get("seed", 0)))
+            link = KernelLink(self.km.connection_file, clock=self._clock.now if self._clock else None)
+            self._judge = Judge(link, spec["setup"], seed=int(spec.get("seed", 0)))
         return self._judge
 
     def output(self, outs, msg, display_id, cell_index):

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import nbformat
 
-from genlab.course import MUTANTS, assignment_path, resolve_topic, solution_path
+from genlab.course import AUTOGRADER, MUTANTS, assignment_path, resolve_topic, solution_path
 from genlab.grader.grading import Result, grade
 
 _MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+NULLS = AUTOGRADER / "nulls"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,47 @@ def apply_mutant(answers: dict[str, str], mutant: Mutant) -> dict[str, str]:
     return mutated
 
 
+def load_nulls(topic: str) -> list[Mutant]:
+    """The topic's null submissions (``autograder/nulls/<topic>.py``): answers a student
+    could hand in without the topic (noise, the data mean, a copy of the input, the untrained
+    network, a loss term dropped …). Each replaces one answer cell, either whole (``source``)
+    or by ``find``/``replace`` like a mutant; it is graded like a mutant and must earn no point
+    of a quality-graded test cell of its task."""
+    path = NULLS / f"{topic}.py"
+    if not path.is_file():
+        return []
+    answers = solution_answers(topic)
+    nulls = []
+    for entry in runpy.run_path(str(path))["NULLS"]:
+        entry = dict(entry)
+        name = "null-" + entry.pop("name")
+        if "source" in entry:
+            entry["find"], entry["replace"] = answers[entry["cell"]], entry.pop("source")
+        nulls.append(Mutant(name=name, cell=entry["cell"], find=entry["find"], replace=entry["replace"],
+                            why=f"{entry.get('kind', 'null')}: {entry['why']}"))
+    return nulls
+
+
+def quality_tests(topic: str) -> dict[str, str]:
+    """Quality-graded test cells (their source checks a metric against a bar) -> the answer
+    cell that owns them (``test_<answer id>…``, the longest id)."""
+    answers = list(solution_answers(topic))
+    found = {}
+    for cell in nbformat.read(solution_path(topic), as_version=4).cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") and "check_metric(" in cell.source:
+            owners = [a for a in answers if gid.startswith(f"test_{a}")]
+            if owners:
+                found[gid] = max(owners, key=len)
+    return found
+
+
+def null_earned(result: Result, null: Mutant, quality: dict[str, str]) -> list[str]:
+    """The quality-graded cells of the null's own task on which it earned points."""
+    return [gid for gid, owner in quality.items() if owner == null.cell
+            and result.cell_scores.get(gid, (0.0, 0.0))[0] > 0]
+
+
 def write_submission(folder: Path, student: str, topic: str, nb: nbformat.NotebookNode) -> Path:
     path = folder / student / topic / f"{topic}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,14 +136,17 @@ def tampered_notebook(topic: str) -> nbformat.NotebookNode:
 
 
 def build_submissions(topic: str, folder: Path, *, mutants: list[Mutant] | None = None,
-                      broken: bool = True) -> None:
+                      broken: bool = True, nulls: list[Mutant] | None = None) -> None:
     """Write the validity submissions: ``solution``, ``blank``, one per mutant
-    (``mutant-<name>``) and, with ``broken``, ``dead-kernel`` and ``tampered``."""
+    (``mutant-<name>``), one per null (``null-<name>``) and, with ``broken``,
+    ``dead-kernel`` and ``tampered``."""
     answers = solution_answers(topic)
     write_submission(folder, "solution", topic, student_notebook(topic, answers))
     write_submission(folder, "blank", topic, nbformat.read(assignment_path(topic), as_version=4))
     for m in mutants if mutants is not None else load_mutants(topic):
         write_submission(folder, f"mutant-{m.name}", topic, student_notebook(topic, apply_mutant(answers, m)))
+    for n in nulls or []:
+        write_submission(folder, n.name, topic, student_notebook(topic, apply_mutant(answers, n)))
     if broken:
         write_submission(folder, "dead-kernel", topic, dead_kernel_notebook(topic))
         write_submission(folder, "tampered", topic, tampered_notebook(topic))
@@ -117,9 +162,11 @@ def check(topic: str, out: Path | None = None) -> list[tuple[str, str, str]]:
     """Grade every validity submission of ``topic``; return rows (submission, outcome, verdict)."""
     topic = resolve_topic(topic)
     mutants = load_mutants(topic)
+    nulls = load_nulls(topic)
+    quality = quality_tests(topic)
     with tempfile.TemporaryDirectory(prefix=f"genlab-check-{topic}-") as tmp:
         folder = Path(tmp) / "submitted"
-        build_submissions(topic, folder, mutants=mutants)
+        build_submissions(topic, folder, mutants=mutants, nulls=nulls)
         results = {r.student: r for r in grade(folder, topic, out or Path(tmp) / "grading")}
     rows = []
     sol, blank = results["solution"], results["blank"]
@@ -131,6 +178,11 @@ def check(topic: str, out: Path | None = None) -> list[tuple[str, str, str]]:
         r = results[f"mutant-{m.name}"]
         rows.append((f"mutant {m.name}", f"{r.status} {r.score:g}/{r.autograded_max:g}",
                      "caught" if mutant_lost_points(r, m) else "MISSED"))
+    for n in nulls:
+        r = results[n.name]
+        earned = null_earned(r, n, quality)
+        rows.append((n.name, f"{r.status} {r.score:g}/{r.autograded_max:g}",
+                     f"EARNED {', '.join(earned)}" if earned else "held"))
     for name, expected in (("dead-kernel", "crashed"), ("tampered", "tampered")):
         r = results[name]
         rows.append((name, f"{r.status}: {r.reason[:70]}", "ok" if r.status == expected else "FAIL"))
