@@ -17,7 +17,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 import torch  # noqa: E402
 
-from genlab.cli import format_table  # noqa: E402
+from genlab.tables import format_table  # noqa: E402
 
 
 def timed(fn, *args, **kwargs):

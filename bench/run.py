@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genlab.cli import format_table  # noqa: E402
 from genlab.course import LECTURES, solution_path, topics  # noqa: E402
+from genlab.tables import format_table  # noqa: E402
 
 
 def _one(path: str) -> None:

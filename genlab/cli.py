@@ -1,4 +1,4 @@
-"""The `genlab` command: release, check, grade, demos, data, zoo."""
+"""The `genlab` command: release, check, grade, demos, data, zoo, new-topic."""
 from __future__ import annotations
 
 import argparse
@@ -6,20 +6,7 @@ import sys
 from pathlib import Path
 
 from genlab.course import LECTURES, REPO_ROOT, resolve_topic, topics
-
-
-def format_table(rows: list[tuple], header: tuple[str, ...]) -> str:
-    """A plain-text table with a header rule; numbers right-aligned."""
-    rows = [header] + [tuple(str(c) for c in r) for r in rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-
-    def cell(text: str, width: int, j: int) -> str:
-        numeric = j > 0 and text.replace(".", "", 1).replace("/", "", 1).isdigit()
-        return text.rjust(width) if numeric else text.ljust(width)
-
-    lines = ["  ".join(cell(c, w, j) for j, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+from genlab.tables import format_table  # also imported from here by lecture 09
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -171,8 +158,6 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_zoo(args: argparse.Namespace) -> int:
-    from genlab import zoo
-
     if args.action == "export":
         from genlab.export import export
 
@@ -181,7 +166,20 @@ def cmd_zoo(args: argparse.Namespace) -> int:
         for path, meta in export(args.topic, args.profile, args.seed, write=not args.out, out=args.out):
             print(f"wrote {path}: {meta['figure']}")
         return 0
-    return zoo.main([args.action])
+    from genlab.recipes import main as zoo_main
+
+    return zoo_main([args.action])
+
+
+def cmd_new_topic(args: argparse.Namespace) -> int:
+    from genlab.scaffold import new_topic
+
+    for path in new_topic(args.slug, args.title):
+        print(f"wrote {path.relative_to(REPO_ROOT)}")
+    number = args.slug[:2]
+    print(f"next: replace the example task, then `genlab release {number}`, "
+          f"`genlab check {number} --replay` and the calibration (docs/new-topic.md)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="export: the seed")
     p.add_argument("--out", help="export: a folder to save in instead of data/checkpoints (no MANIFEST row)")
     p.set_defaults(func=cmd_zoo)
+
+    p = sub.add_parser("new-topic", help="write a new topic's lecture, solution, mutants and README row "
+                                         "from the template (docs/new-topic.md)")
+    p.add_argument("slug", help="NN-name, e.g. 16-flow-matching")
+    p.add_argument("title", help='the title, e.g. "Flow matching"')
+    p.set_defaults(func=cmd_new_topic)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from genlab.metrics import DATASETS, classifier_fd
 from genlab.train import minibatches
 
 
@@ -89,9 +90,9 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates)) if self.warmup else self.decay
-        for averaged, current in zip(self.model.parameters(), model.parameters()):
+        for averaged, current in zip(self.model.parameters(), model.parameters(), strict=True):
             averaged.lerp_(current.detach(), 1 - decay)
-        for averaged, current in zip(self.model.buffers(), model.buffers()):
+        for averaged, current in zip(self.model.buffers(), model.buffers(), strict=True):
             averaged.copy_(current)
 
 
@@ -171,7 +172,7 @@ def sample_loop(model: Callable[..., Tensor], step: StepFn, shape: tuple[int, ..
         x = x_T[start:start + chunk].to(device)
         kwargs = {k: v[start:start + chunk].to(device) if isinstance(v, Tensor) else v
                   for k, v in model_kwargs.items()}
-        pairs = list(zip(timesteps, list(timesteps[1:]) + [-1]))
+        pairs = list(zip(timesteps, list(timesteps[1:]) + [-1], strict=True))
         for t, t_prev in tqdm(pairs, desc="sampling", leave=False, disable=not progress):
             model_output = model(x, torch.full((len(x),), t, device=device, dtype=torch.long), **kwargs)
             x = step(model_output, x, t, t_prev)
@@ -189,7 +190,7 @@ def encode_loop(model: Callable[..., Tensor], step: StepFn, x0: Tensor, timestep
     model_kwargs = model_kwargs or {}
     up = list(reversed(timesteps))
     x = x0
-    for t_prev, t in zip([-1] + up[:-1], up):
+    for t_prev, t in zip([-1] + up[:-1], up, strict=True):
         x = step(model(x, torch.full((len(x),), t, device=x.device, dtype=torch.long), **model_kwargs),
                  x, t_prev, t)
     return x
@@ -200,8 +201,6 @@ def lowres_classifier_fd(samples: Tensor, reference: Tensor, dataset: str = "fas
     images (N, C, h, w) in [−1, 1]: both are mapped to [0, 1] and upsampled (bilinear) to the
     size of the dataset's shipped classifier, so that the distance measures the model and not
     the lost resolution. Biased upwards for small N: compare numbers at equal N."""
-    from genlab.metrics import DATASETS, classifier_fd
-
     size = DATASETS[dataset][1][1:]
 
     def prepare(x: Tensor) -> Tensor:

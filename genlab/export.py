@@ -16,7 +16,9 @@ from pathlib import Path
 
 import torch
 
+from genlab import zoo
 from genlab.course import resolve_topic, solution_path
+from genlab.nets.controlnet import ControlNetWeights
 
 # topic -> names of the checkpoints its solution notebook exports
 EXPORTS = {"09-ddpm-ddim": ("ddpm-fashion",),
@@ -30,9 +32,6 @@ def _bootstrap_controlnet() -> None:
     so its export would fail after ``shapes-t2i`` is retrained with another architecture (the
     old weights no longer fit). Then write a provisional checkpoint that fits: the new base's
     encoder, default-initialised (non-zero) convolutions, no claims; the export replaces it."""
-    from genlab import zoo
-    from genlab.nets.controlnet import ControlNetWeights
-
     base = zoo.load("shapes-t2i", "cpu")
     weights = ControlNetWeights(base.unet.config)
     try:
@@ -56,9 +55,7 @@ def export(topic: str, profile: str = "cpu", seed: int = 0, *, write: bool = Tru
 
     With ``write`` the files go to data/checkpoints/<name>.pt and data/MANIFEST is updated;
     otherwise they are left in the folder ``out`` (default: a temporary folder)."""
-    import papermill
-
-    from genlab import zoo
+    import papermill  # heavy: only when a notebook is run
 
     topic = resolve_topic(topic)
     if topic not in EXPORTS:

@@ -9,11 +9,12 @@
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
+from genlab import zoo
 from genlab.data.procedural import BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES
 from genlab.diffusion import beta_schedule, schedule_tables
 from genlab.t2i import Tokenizer, caption_words
@@ -76,7 +77,6 @@ def shape_fractions(images: Tensor, classifier: nn.Module | None = None) -> dict
     """Fraction of ``images`` (N, 3, 32, 32) in [0, 1] that the shapes classifier reads as
     each shape name (the eight of ``SHAPES``; they sum to 1)."""
     if classifier is None:
-        from genlab import zoo
         classifier = zoo.load("shapes-classifier", "cpu")
     pred = classifier.predict(images.cpu(), "shape")
     counts = torch.bincount(pred, minlength=len(SHAPES)).float() / max(len(pred), 1)

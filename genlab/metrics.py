@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genlab import zoo
 from genlab.profiles import device as default_device
-
 
 # --- feature-space distances ----------------------------------------------------------------
 
@@ -145,8 +145,6 @@ def classifier(dataset: str, device: torch.device | str | None = None) -> tuple[
     dev = torch.device(device) if device is not None else default_device()
     key = (dataset, str(dev))
     if key not in _CLASSIFIERS:
-        from genlab import zoo
-
         _CLASSIFIERS[key] = zoo.load(DATASETS[dataset][0], dev, with_meta=True)
     return _CLASSIFIERS[key]
 

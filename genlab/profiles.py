@@ -1,4 +1,4 @@
-"""Device choice and the three scale profiles (DESIGN §3).
+"""Device choice and the three scale profiles (README, "Profiles"; docs/architecture.md).
 
 Every notebook picks its sizes with one call::
 

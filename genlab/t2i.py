@@ -72,13 +72,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from genlab import zoo
 from genlab.data.procedural import BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES
 from genlab.diffusion import beta_schedule, schedule_tables, train_denoiser
 from genlab.nets.unet import UNet
@@ -295,9 +296,9 @@ def random_captions(attributes: dict[str, Tensor], g: torch.Generator, *,
     n = len(attributes["shape"])
     keep = torch.rand(n, len(keys), generator=g) >= p_drop_part
     empty = torch.rand(n, generator=g) < p_uncond
-    rows = zip(*(attributes[k].tolist() for k in keys))
-    return ["" if empty[i] else training_caption(dict(zip(keys, row)),
-                                                 dict(zip(keys, keep[i].tolist())))
+    rows = zip(*(attributes[k].tolist() for k in keys), strict=True)
+    return ["" if empty[i] else training_caption(dict(zip(keys, row, strict=True)),
+                                                 dict(zip(keys, keep[i].tolist(), strict=True)))
             for i, row in enumerate(rows)]
 
 
@@ -417,7 +418,6 @@ def attribute_accuracy(images: Tensor, targets: dict[str, Tensor | int],
     shapes classifier reads as ``targets`` (name → int or (N,) indices, e.g.
     {"shape": SHAPES.index("star"), "colour": …}); one figure per given attribute."""
     if classifier is None:
-        from genlab import zoo
         classifier = zoo.load("shapes-classifier", "cpu")
     out = {}
     for name, target in targets.items():
@@ -438,7 +438,6 @@ def evaluate_prompts(model: TextToImage, n: int = 200, *, seed: int = 0, guidanc
     attrs = sample_shape_attributes(n, seed=50_000 + seed, shapes=named)
     images = sample(model, shape_captions(attrs), steps=steps, guidance=guidance, seed=seed)
     if classifier is None:
-        from genlab import zoo
         classifier = zoo.load("shapes-classifier", "cpu")
     keys = ("shape", "colour", "background", "size", "position")
     hits = torch.stack([classifier.predict(images, k) == attrs[k] for k in keys])
@@ -461,7 +460,8 @@ def caption_separation(model: TextToImage, n: int = 100, seed: int = 0) -> dict[
     attrs = sample_shape_attributes(n, seed=seed, shapes=[SHAPES[i] for i in named])
     g = torch.Generator().manual_seed(seed)
     full = dict.fromkeys(CAPTION_PARTS, True)
-    rows = [dict(zip(CAPTION_PARTS, r)) for r in zip(*(attrs[k].tolist() for k in CAPTION_PARTS))]
+    rows = [dict(zip(CAPTION_PARTS, r, strict=True))
+            for r in zip(*(attrs[k].tolist() for k in CAPTION_PARTS), strict=True)]
     base = model.encode_text([training_caption(r, full) for r in rows])
     out = {}
     for part in CAPTION_PARTS:
@@ -548,9 +548,9 @@ def pretrain_text_encoder(model: TextToImage, images: Tensor, attributes: Tensor
         idx = torch.randint(len(images), (batch_size,), generator=g)
         attrs = attributes[idx]
         keep = torch.rand(batch_size, len(CAPTION_PARTS), generator=g) >= p_drop_part
-        captions = [training_caption(dict(zip(CAPTION_PARTS, a.tolist())),
-                                     dict(zip(CAPTION_PARTS, k.tolist())))
-                    for a, k in zip(attrs, keep)]
+        captions = [training_caption(dict(zip(CAPTION_PARTS, a.tolist(), strict=True)),
+                                     dict(zip(CAPTION_PARTS, k.tolist(), strict=True)))
+                    for a, k in zip(attrs, keep, strict=True)]
         loss = contrastive_loss(model.encode_text(captions), tower(images[idx].to(device)),
                                 caption_matches(attrs, keep).to(device), log_scale)
         optimizer.zero_grad(set_to_none=True)
@@ -588,7 +588,7 @@ def train_base_model(*, steps: int, n_images: int = 20_000, batch_size: int = 64
         model.text.requires_grad_(False)
 
     def loss_fn(model: TextToImage, x0: Tensor, rows: Tensor) -> Tensor:
-        captions = random_captions(dict(zip(keys, rows.cpu().T)), g)
+        captions = random_captions(dict(zip(keys, rows.cpu().T, strict=True)), g)
         return model.training_loss(x0, model.encode_text(captions), generator=g)
 
     return train_denoiser(model.to(device), loss_fn, data.images * 2 - 1, steps=steps,
@@ -661,7 +661,7 @@ def train_emoji_model(*, steps: int, batch_size: int = 64, lr: float = 2e-3, see
         for i in rows.tolist():
             keep = torch.rand(len(prompts[i]), generator=g) >= p_drop_word
             empty = torch.rand((), generator=g) < p_uncond
-            captions.append("" if empty else " ".join(w for w, k in zip(prompts[i], keep) if k))
+            captions.append("" if empty else " ".join(w for w, k in zip(prompts[i], keep, strict=True) if k))
         return model.training_loss(x0, model.encode_text(captions), generator=g)
 
     return train_denoiser(model.to(device), loss_fn, data.images * 2 - 1, steps=steps,
@@ -686,7 +686,6 @@ def evaluate_emoji_model(model: TextToImage, n: int = 200, *, seed: int = 0,
     from genlab.data.openmoji import emoji
 
     if classifier is None:
-        from genlab import zoo
         classifier = zoo.load("emoji-classifier", "cpu")
     train = emoji("train", verbose=False)
     test = emoji("test", verbose=False)
@@ -704,7 +703,7 @@ def evaluate_emoji_model(model: TextToImage, n: int = 200, *, seed: int = 0,
             all_prompts = [emoji_prompt(c, model.tokenizer) for c in train.captions]
             nearest = torch.cdist(images.flatten(1), train.images.flatten(1)).argmin(1)
             out["train_nearest"] = sum(all_prompts[j] == p for j, p in
-                                       zip(nearest.tolist(), prompts)) / len(prompts)
+                                       zip(nearest.tolist(), prompts, strict=True)) / len(prompts)
             null = sample(model, [""] * len(idx), steps=steps, guidance=1.0, seed=seed)
             out["null_group"] = (classifier.predict(null, "group") == labels).float().mean().item()
     return out

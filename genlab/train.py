@@ -6,7 +6,7 @@ Set ``TQDM_DISABLE=1`` to silence the progress bars.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from tqdm.auto import tqdm

@@ -1,7 +1,7 @@
 """Pictures: image grids, loss curves, 2D scatters, closed shapes, and widgets."""
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -2,8 +2,8 @@
 real pipeline (``genlab.grader.grading.grade``, two workers, the sandbox), then checked for its
 status and score, for files read or written outside the sandbox and for connections."""
 import csv
-import os
 import json
+import os
 import socket
 import sqlite3
 import threading

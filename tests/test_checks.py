@@ -2,8 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-from genlab.checks import (check_close, check_dtype, check_finite, check_metric, check_raises,
-                           check_shape, check_tensor, check_true)
+from genlab.checks import (
+    check_close,
+    check_dtype,
+    check_finite,
+    check_metric,
+    check_raises,
+    check_shape,
+    check_tensor,
+    check_true,
+)
 
 
 def test_check_shape_passes_and_explains():

@@ -23,4 +23,4 @@ def test_controlnet_weights_layout_matches_the_unet():
     # the container round-trips through its config (how the zoo rebuilds it)
     again = ControlNetWeights(**net.config)
     again.load_state_dict(net.state_dict())
-    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), net.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), net.state_dict().values(), strict=True))

@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from genlab.data import DataNotFoundError, closed_polygons, fashion_mnist, mixture_2d, mixture_centres
-from genlab.data import idx as fashion
+from genlab.data import DataNotFoundError, closed_polygons, fashion_mnist, idx as fashion, mixture_2d, mixture_centres
 
 
 def test_fashion_mnist_shapes_range_and_labels():
@@ -92,8 +91,7 @@ def test_swiss_roll_and_unknown_name():
 
 
 def test_every_shipped_file_is_in_the_manifest():
-    from genlab.zoo import DATA_DIR as data
-    from genlab.zoo import manifest, sha256_of
+    from genlab.zoo import DATA_DIR as data, manifest, sha256_of
 
     rows = manifest()
     for row in rows.values():
@@ -170,7 +168,7 @@ def test_emoji_pairs_captions_groups_and_splits():
     assert not set(with_tones.hexcodes) & set(test.hexcodes)
     from genlab.data.openmoji import EMOJI_FILE, _arrays
 
-    base = dict(zip(_arrays(EMOJI_FILE)["hexcode"].tolist(), _arrays(EMOJI_FILE)["base"].tolist()))
+    base = dict(zip(_arrays(EMOJI_FILE)["hexcode"].tolist(), _arrays(EMOJI_FILE)["base"].tolist(), strict=True))
     assert not {base[h] for h in with_tones.hexcodes} & {base[h] for h in test.hexcodes}
 
 

@@ -1,11 +1,20 @@
 """genlab.diffusion: schedules, the sub-sequence of timesteps, EMA, the training and sampling loops."""
 import math
+from itertools import pairwise
 
 import pytest
 import torch
 
-from genlab.diffusion import (EMA, beta_schedule, encode_loop, lowres_classifier_fd, sample_loop,
-                              schedule_tables, timestep_sequence, train_denoiser)
+from genlab.diffusion import (
+    EMA,
+    beta_schedule,
+    encode_loop,
+    lowres_classifier_fd,
+    sample_loop,
+    schedule_tables,
+    timestep_sequence,
+    train_denoiser,
+)
 
 
 def test_linear_schedule_matches_ho_et_al():
@@ -30,7 +39,10 @@ def test_cosine_schedule_matches_its_closed_form():
     T, s = 1000, 0.008
     _, _, alphas_cumprod = schedule_tables(beta_schedule("cosine", T))
     t = torch.tensor([1, 250, 500, 750], dtype=torch.float64)
-    f = lambda u: torch.cos((u / T + s) / (1 + s) * math.pi / 2) ** 2
+
+    def f(u: torch.Tensor) -> torch.Tensor:
+        return torch.cos((u / T + s) / (1 + s) * math.pi / 2) ** 2
+
     expected = f(t) / f(torch.tensor(0.0, dtype=torch.float64))
     assert torch.allclose(alphas_cumprod[t.long() - 1].double(), expected, rtol=1e-4)
     assert beta_schedule("cosine", T).max().item() <= 0.999
@@ -45,7 +57,7 @@ def test_timestep_sequence():
     assert timestep_sequence(1000, 4) == [750, 500, 250, 0]
     assert timestep_sequence(1000, 1000) == list(range(999, -1, -1))
     seq = timestep_sequence(1000, 50)
-    assert len(seq) == 50 and seq[-1] == 0 and all(a > b for a, b in zip(seq, seq[1:]))
+    assert len(seq) == 50 and seq[-1] == 0 and all(a > b for a, b in pairwise(seq))
     with pytest.raises(ValueError):
         timestep_sequence(10, 11)
 
@@ -63,11 +75,14 @@ def test_ema_averages_parameters():
     assert torch.allclose(ema.model.weight, torch.full((1, 2), 0.19))
     assert not any(p.requires_grad for p in ema.model.parameters())
     # with warm-up the n-th update uses min(decay, (1 + n) / (10 + n)): 2/11 first, then 3/12
-    warm = EMA(torch.nn.Linear(2, 1, bias=False).requires_grad_(False), decay=0.9, warmup=True)
+    # (the same architecture as the model it follows: EMA.update zips their parameters strictly)
+    plain = torch.nn.Linear(2, 1, bias=False).requires_grad_(False)
+    warm = EMA(plain, decay=0.9, warmup=True)
     warm.model.weight.fill_(0.0)
-    warm.update(model)
+    plain.weight.fill_(1.0)
+    warm.update(plain)
     assert torch.allclose(warm.model.weight, torch.full((1, 2), 1 - 2 / 11))
-    warm.update(model)
+    warm.update(plain)
     assert torch.allclose(warm.model.weight, torch.full((1, 2), 1 - (2 / 11) * (3 / 12)))
 
 
@@ -75,7 +90,10 @@ def test_train_denoiser_fits_a_constant():
     """A network that must output the constant 3: the loss falls, the EMA copy follows."""
     torch.manual_seed(0)
     model = torch.nn.Linear(1, 1)
-    loss_fn = lambda m, x0: (m(x0) - 3.0).pow(2).mean()
+
+    def loss_fn(m: torch.nn.Module, x0: torch.Tensor) -> torch.Tensor:
+        return (m(x0) - 3.0).pow(2).mean()
+
     ema_model, losses = train_denoiser(model, loss_fn, torch.randn(256, 1), steps=300, batch_size=32,
                                        lr=5e-2, ema_decay=0.9, warmup=10, seed=0)
     assert len(losses) == 300 and losses[-1] < 0.01 * losses[0]

@@ -1,4 +1,5 @@
-"""genlab zoo export: a topic's checkpoint is made by its solution notebook (DESIGN §2)."""
+"""genlab zoo export: a topic's checkpoint is made by its solution notebook
+(docs/architecture.md, "Where code lives")."""
 import nbformat
 import pytest
 import torch

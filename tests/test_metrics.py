@@ -1,12 +1,12 @@
 """genlab.metrics against closed forms and known values, then monotonic under corruption."""
 import functools
 import math
+from itertools import pairwise
 
 import pytest
 import torch
 
 from genlab import metrics
-
 
 # --- Fréchet distance -------------------------------------------------------------------------
 
@@ -204,9 +204,9 @@ def test_image_metrics_get_worse_as_corruption_grows(dataset, kind):
                          precision=precision, recall=recall, density=density, coverage=coverage,
                          accuracy=metrics.conditional_accuracy(corrupted, labels, dataset, head=head)))
     table = "\n".join(f"{kind}={lvl}: " + ", ".join(f"{k} {v:.4g}" for k, v in r.items())
-                      for lvl, r in zip(LEVELS[kind], rows))
+                      for lvl, r in zip(LEVELS[kind], rows, strict=True))
     print(f"[metric] {dataset}\n{table}")
-    for step, (earlier, later) in enumerate(zip(rows, rows[1:])):
+    for step, (earlier, later) in enumerate(pairwise(rows)):
         for name in ("fd", "kid"):
             assert later[name] > earlier[name], f"{name} did not rise at step {step + 1}\n{table}"
         for name in ("recall", "coverage", "accuracy"):

@@ -95,7 +95,8 @@ def test_film_scales_and_shifts_features():
     block = net.down[0]
     x, emb = torch.randn(2, 8, 16, 16), torch.randn(2, 32)
     with torch.no_grad():                      # zero FiLM: scale 1, shift 0, the embedding is ignored
-        block.emb.weight.zero_(); block.emb.bias.zero_()
+        block.emb.weight.zero_()
+        block.emb.bias.zero_()
     assert torch.allclose(block(x, emb), block(x, torch.randn(2, 32)))
     with torch.no_grad():                      # a scale of −1 (1 + γ = 0) silences conv2's input
         block.emb.bias[:8] = -1.0

@@ -17,8 +17,7 @@ import torch
 from PIL import Image
 
 from genlab.cli import main as genlab_main
-from genlab.data import DataNotFoundError, facades, horse2zebra
-from genlab.data import idx, translation
+from genlab.data import DataNotFoundError, facades, horse2zebra, idx, translation
 
 # Facades: each image k has a flat photo (left) of red 20 k and a flat label map (right) of
 # blue 20 k, so the halves and the file order can be read back from the pixels.

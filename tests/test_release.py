@@ -1,5 +1,5 @@
 """The committed student notebooks are exactly what nbgrader generates from the solutions,
-and the notebooks follow the course's anatomy (DESIGN §5-6)."""
+and the notebooks follow the course's anatomy (docs/new-topic.md, "The solution notebook")."""
 import filecmp
 import json
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from genlab.grader import tamper
 from genlab.course import AUTOGRADER
+from genlab.grader import tamper
 from genlab.grader.grading import grade, restore_from_release
 from genlab.grader.sandbox import Limits, sandbox_kind
 from genlab.grader.validity import adversarial_cases

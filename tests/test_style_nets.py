@@ -5,8 +5,7 @@ import torch
 from torch import nn
 
 from genlab.nets.classifiers import ConvClassifier
-from genlab.nets.style import (ConvDecoder, ConvEncoder, MappingNetwork, PixelNorm, StyleDiscriminator,
-                               StyleGenerator)
+from genlab.nets.style import ConvDecoder, ConvEncoder, MappingNetwork, PixelNorm, StyleDiscriminator, StyleGenerator
 
 
 class RecordingStyle(nn.Module):

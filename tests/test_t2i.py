@@ -1,6 +1,7 @@
 """The small text-to-image model of topics 11–12 (genlab.t2i): tokenizer, text encoder,
 captions with dropout, the sampler's plumbing, and the shipped checkpoint."""
 import math
+from itertools import pairwise
 
 import pytest
 import torch
@@ -49,7 +50,7 @@ def test_training_captions_drop_parts_and_never_name_the_hidden_shape():
     assert not any(t2i.HIDDEN_WORD in c.split() for c in captions)
     star = attrs["shape"] == SHAPES.index(t2i.HIDDEN_WORD)
     assert all(captions[i] in ("",) or " shape" in captions[i] for i in star.nonzero().flatten().tolist())
-    said = [c for c, s in zip(captions, star.tolist()) if c and not s]
+    said = [c for c, s in zip(captions, star.tolist(), strict=True) if c and not s]
     named = sum(any(w in c.split() for w in SHAPES) for c in said) / len(said)
     assert abs(named - 0.7) < 4 * math.sqrt(0.21 / len(said))
     t2i.Tokenizer(t2i.caption_words()).encode(captions)          # every caption tokenizes
@@ -244,10 +245,10 @@ def test_pretrained_text_encoder_learns_then_stays_frozen_while_the_unet_trains(
     kwargs = dict(n_images=64, batch_size=8, text_steps=2, channels=(8, 8), seed=1)
     start, _ = t2i.train_base_model(steps=0, **kwargs)
     trained, _ = t2i.train_base_model(steps=3, **kwargs)
-    for (name, a), b in zip(start.text.state_dict().items(), trained.text.state_dict().values()):
+    for (name, a), b in zip(start.text.state_dict().items(), trained.text.state_dict().values(), strict=True):
         assert torch.equal(a, b), f"text encoder weight {name} changed while the U-Net trained"
     assert not all(torch.equal(a, b) for a, b in zip(start.unet.state_dict().values(),
-                                                     trained.unet.state_dict().values()))
+                                                     trained.unet.state_dict().values(), strict=True))
 
 
 # --- the second set: OpenMoji with its captions ------------------------------------------------
@@ -302,13 +303,13 @@ def test_sampling_timesteps_run_from_the_last_timestep_to_zero():
     spaced = {s: t2i.sampling_timesteps(abar, 12, s) for s in t2i.SPACINGS}
     for ts in spaced.values():
         assert len(ts) == 12 and ts[0] == 999 and ts[-1] == 0
-        assert all(a > b for a, b in zip(ts, ts[1:]))
+        assert all(a > b for a, b in pairwise(ts))
     # Karras spacing takes its small steps where the noise is small: the last step before t = 0
     # starts at t = 12 (σ ≈ 0.05) instead of t = 91 (σ ≈ 0.3); evenly in t, ten of the twelve
     # timesteps have σ > 0.5
     assert spaced["karras"][-2] <= 20 and spaced["linear"][-2] >= 80
     many = t2i.sampling_timesteps(abar, 800)       # rounding merges those near t = 0: 669 are left
-    assert len(many) < 800 and all(a > b for a, b in zip(many, many[1:]))
+    assert len(many) < 800 and all(a > b for a, b in pairwise(many))
     with pytest.raises(ValueError):
         t2i.sampling_timesteps(abar, 1)
     with pytest.raises(ValueError):

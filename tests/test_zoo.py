@@ -92,8 +92,9 @@ def test_shipped_emoji_classifier_beats_the_majority_class_by_far():
 def test_the_fashion_recipe_reproduces_in_the_ci_profile():
     """The shipped checkpoint's recipe, at ci size (4,000 images, 120 steps): it trains."""
     from genlab.data import fashion_mnist
+    from genlab.recipes import train
 
-    model, meta = zoo.train("fashion-classifier", profile="ci", seed=0)
+    model, meta = train("fashion-classifier", profile="ci", seed=0)
     x, y = fashion_mnist("test", limit=2000, verbose=False)
     accuracy = (model.predict(x) == y).float().mean().item()
     print(f"[metric] fashion-classifier ci recipe accuracy = {accuracy:.3f}; {meta['figure']}")

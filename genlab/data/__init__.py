@@ -3,10 +3,15 @@ exact ground truth, and two translation sets (facades, horse2zebra) that need a 
 Pictures of each are in data/README.md."""
 from genlab.data.edges import sobel_edges, sobel_magnitude
 from genlab.data.idx import FASHION_CLASSES, MNIST_CLASSES, DataNotFoundError, fashion_mnist, mnist
-from genlab.data.openmoji import GROUPS as EMOJI_GROUPS
-from genlab.data.openmoji import EmojiSet, emoji
-from genlab.data.procedural import (closed_polygons, mixture_2d, mixture_centres, shapes,
-                                    unpaired_shape_change, unpaired_shapes)
+from genlab.data.openmoji import GROUPS as EMOJI_GROUPS, EmojiSet, emoji
+from genlab.data.procedural import (
+    closed_polygons,
+    mixture_2d,
+    mixture_centres,
+    shapes,
+    unpaired_shape_change,
+    unpaired_shapes,
+)
 from genlab.data.quantise import dequantise, quantise
 from genlab.data.translation import facades, horse2zebra
 

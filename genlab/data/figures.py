@@ -16,11 +16,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from genlab.course import REPO_ROOT  # noqa: E402
 from genlab.data import EMOJI_GROUPS, FASHION_CLASSES, emoji, fashion_mnist  # noqa: E402
 from genlab.data.procedural import closed_polygons, mixture_2d, shapes, unpaired_shapes  # noqa: E402
 from genlab.viz import scatter_2d, show_images  # noqa: E402
+from genlab.zoo import ManifestRow, sha256_of, write_manifest_row  # noqa: E402
 
-FIGURES = Path(__file__).resolve().parents[2] / "data" / "figures"
+FIGURES = REPO_ROOT / "data" / "figures"
 
 
 def _save(fig, path: Path) -> Path:
@@ -87,7 +89,7 @@ def unpaired(out: Path) -> Path:
 
 def toy_2d(out: Path) -> Path:
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
-    for ax, name in zip(axes, ("8-ring", "25-grid", "swiss-roll")):
+    for ax, name in zip(axes, ("8-ring", "25-grid", "swiss-roll"), strict=True):
         scatter_2d({name: mixture_2d(name, 2000, seed=0)}, ax=ax, title=name)
         ax.get_legend().remove()
     poly = closed_polygons(6, seed=0)
@@ -116,8 +118,6 @@ def main(argv: list[str] | None = None) -> None:
         path = make(out)
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB)")
         if args.write_manifest:
-            from genlab.zoo import ManifestRow, sha256_of, write_manifest_row
-
             write_manifest_row(ManifestRow(f"figures/{name}", sha256_of(path), path.stat().st_size,
                                            command, "picture for data/README.md"))
 

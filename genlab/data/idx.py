@@ -1,6 +1,6 @@
 """Fashion-MNIST and MNIST: 70k grey 28×28 images in 10 classes each, loaded offline.
 
-Sources are tried in the order of DESIGN §4 and the one used is reported:
+Sources are tried in this order (README, "Data, offline first") and the one used is reported:
 
 1. an explicit directory (``root=`` or ``$GENLAB_DATA``) holding the four idx files,
 2. the torchvision cache layout under ``data/cache/<FashionMNIST|MNIST>/raw``,
@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genlab.course import REPO_ROOT
+
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 SPLITS = {"train": "train", "test": "t10k"}
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / "data" / "cache"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 

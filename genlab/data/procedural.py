@@ -210,7 +210,7 @@ def shape_captions(attributes: dict[str, torch.Tensor]) -> list[str]:
     """'a {size} {colour} {shape} in the {position} on a {background} background'."""
     names = [list(SIZES), list(COLOURS), list(SHAPES), list(POSITIONS), list(BACKGROUNDS)]
     keys = ["size", "colour", "shape", "position", "background"]
-    rows = zip(*(attributes[k].tolist() for k in keys))
+    rows = zip(*(attributes[k].tolist() for k in keys), strict=True)
     return [f"a {names[0][a]} {names[1][b]} {names[2][c]} in the {names[3][d]} "
             f"on a {names[4][e]} background" for a, b, c, d, e in rows]
 
@@ -263,7 +263,10 @@ def unpaired_shape_change(n: int, *, seed: int = 0, size: int = 32,
     that CycleGAN translates texture and colour far better than shape."""
     attrs_a = sample_shape_attributes(n, seed=seed, shapes=pair[:1])
     attrs_b = sample_shape_attributes(n, seed=seed + 7919, shapes=pair[1:])
-    swap = lambda attrs, name: {**attrs, "shape": torch.full_like(attrs["shape"], SHAPES.index(name))}
+
+    def swap(attrs: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+        return {**attrs, "shape": torch.full_like(attrs["shape"], SHAPES.index(name))}
+
     a = render_shapes(attrs_a, size=size)[0]
     b = render_shapes(attrs_b, size=size)[0]
     a_to_b = render_shapes(swap(attrs_a, pair[1]), size=size)[0]

@@ -5,7 +5,7 @@ cannot be had offline. Only the ``gpu`` profile of lectures 04 and 05 uses them,
 when it can download them; every profile also runs on the offline stand-ins (procedural
 shapes and edge maps, unpaired procedural shapes, OpenMoji line art and colour).
 
-Sources are tried in the order of DESIGN §4 and the one used is reported:
+Sources are tried in this order (README, "Data, offline first") and the one used is reported:
 
 1. an explicit directory (``root=`` or ``$GENLAB_DATA``) holding the extracted folder
    (``facades/`` or ``horse2zebra/``), or being that folder,

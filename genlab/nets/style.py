@@ -18,7 +18,7 @@ training.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -42,8 +42,9 @@ class MappingNetwork(nn.Module):
     ``depth=0`` is no mapping at all: w = pixel_norm(z) (then ``w_dim`` must equal ``z_dim``).
     The linear layers are He-initialised for LeakyReLU(0.2) with zero biases, so w keeps z's
     spread at any depth (PyTorch's default init shrinks the variance ~6x a layer: at depth 8
-    every z mapped to nearly the same w, std over z 5e-4). In training mode every call moves the running mean ``w_avg`` (w̄, used by the truncation
-    trick) towards the batch mean: w̄ ← β w̄ + (1 - β) mean(w), β = ``w_avg_beta``."""
+    every z mapped to nearly the same w, std over z 5e-4). In training mode every call moves the
+    running mean ``w_avg`` (w̄, used by the truncation trick) towards the batch mean:
+    w̄ ← β w̄ + (1 - β) mean(w), β = ``w_avg_beta``."""
 
     def __init__(self, z_dim: int = 64, w_dim: int = 64, depth: int = 4, w_avg_beta: float = 0.995):
         super().__init__()
@@ -108,8 +109,8 @@ class StyleGenerator(nn.Module):
     ``num_layers = log2(size)`` synthesis layers, each with its own style input: layer 0 acts
     on the 4×4 input (the learned constant, or a linear map of w for a traditional
     generator), layer 1 convolves at 4×4, and every later layer doubles the resolution
-    (``resolution(i) = 4·2^(i-1)``: 4, 4, 8, 16, 32 for size 32). Low indices are the *coarse* layers (pose, shape), high
-    indices the *fine* ones (texture, colour details). A 1×1 toRGB conv ends the network;
+    (``resolution(i) = 4·2^(i-1)``: 4, 4, 8, 16, 32 for size 32). Low indices are the *coarse*
+    layers (pose, shape), high indices the *fine* ones (texture, colour details). A 1×1 toRGB conv ends the network;
     its output is not squashed (the data lies in [-1, 1]).
 
     ``synthesis(ws)`` takes one w per layer, ws (B, num_layers, w_dim): style mixing and
@@ -214,7 +215,7 @@ class ConvEncoder(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> "ConvEncoder":
+    def train(self, mode: bool = True) -> ConvEncoder:
         return super().train(False)                     # batch norm stays in inference mode
 
     def forward(self, x: Tensor) -> list[Tensor]:
@@ -234,7 +235,7 @@ class ConvDecoder(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         c = in_channels
-        for k in range(stages - 1):
+        for _ in range(stages - 1):
             layers += [nn.ReflectionPad2d(1), nn.Conv2d(c, width, 3), nn.ReLU(), nn.Upsample(scale_factor=2)]
             c = width
         layers += [nn.ReflectionPad2d(1), nn.Conv2d(c, width, 3), nn.ReLU(),

@@ -14,7 +14,7 @@ inversion, ControlNet). Students write the diffusion algorithms, not this backbo
 
 The time, label and vector embeddings are summed into one embedding ``emb`` that every
 residual block adds to its features (a per-channel shift). No attention: at 16–32 px on a
-CPU it costs more than it gives (shared/notes/cpu-speed.md).
+CPU it costs more than it gives.
 """
 from __future__ import annotations
 
@@ -122,7 +122,10 @@ class UNet(nn.Module):
 
         self.stem = (CoordStem(in_channels, channels[0]) if coords
                      else nn.Conv2d(in_channels, channels[0], 3, padding=1))
-        block = lambda cin, cout: ResBlock(cin, cout, emb_dim, dropout, film)
+
+        def block(cin: int, cout: int) -> ResBlock:
+            return ResBlock(cin, cout, emb_dim, dropout, film)
+
         self.down = nn.ModuleList()
         self.skip_channels: list[int] = [channels[0]]
         c = channels[0]
@@ -212,7 +215,7 @@ class UNet(nn.Module):
             if len(residuals) != len(skips) + 1:
                 raise ValueError(f"expected {len(skips) + 1} residuals (one per skip, then the "
                                  f"middle), got {len(residuals)}")
-            skips = [s + r for s, r in zip(skips, residuals)]
+            skips = [s + r for s, r in zip(skips, residuals[:-1], strict=True)]
             h = h + residuals[-1]
         return self.decode(h, skips, emb)
 

@@ -42,7 +42,7 @@ class CategoricalVAE(nn.Module):
         return self.decoder(z).view(len(z), self.levels, *self.image_shape)
 
     @torch.no_grad()
-    def zero_(self) -> "CategoricalVAE":
+    def zero_(self) -> CategoricalVAE:
         """Set every parameter to 0: then mu = logvar = 0 and every pixel is uniform over the levels
         (useful for tests with known values)."""
         for p in self.parameters():

@@ -13,7 +13,6 @@ import pytest
 
 from labdriver import CHROMIUM_ARGS, find_chromium
 
-
 LOCAL = ("http://127.0.0.1:", "file:", "data:", "blob:")
 
 

@@ -1,6 +1,6 @@
 """JupyterLab on 127.0.0.1 in temporary folders, driven by Debian's Chromium through Playwright.
 
-Facts this relies on are in notes/jupyterlab-e2e.md: Chromium is launched from
+It relies on facts observed with Debian's Chromium and JupyterLab 4.6: Chromium is launched from
 ``/usr/bin/chromium`` (``playwright install`` is never run), the server writes nothing in the
 home folder, and the selectors below are JupyterLab 4 / nbgrader 0.9 / ipywidgets 8 ones.
 """
@@ -101,7 +101,7 @@ class JupyterLab:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
 
-    def start(self, timeout: float = 120) -> "JupyterLab":
+    def start(self, timeout: float = 120) -> JupyterLab:
         self._write_settings()
         # expose_app_in_browser: window.jupyterapp, read (never driven) to know when a
         # notebook's kernel is connected; the toolbar shows "idle" before it is.

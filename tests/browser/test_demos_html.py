@@ -9,6 +9,7 @@ import warnings
 import pytest
 
 from genlab.course import LECTURES
+
 from labdriver import private_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -47,4 +48,4 @@ def test_lecture_html_opens_with_its_figures(page, tmp_path, artifacts):
     if page.blocked_requests:
         # Equations are typeset by MathJax from a CDN: offline they stay LaTeX source.
         warnings.warn(f"{html.name} asks the internet for {sorted(set(page.blocked_requests))}; "
-                      "offline these fail (figures are embedded and unaffected)")
+                      "offline these fail (figures are embedded and unaffected)", stacklevel=1)

@@ -24,9 +24,23 @@ import pytest
 
 from genlab.course import LECTURES, REPO_ROOT, assignment_path, topics
 from genlab.grader.validity import solution_answers, student_notebook, write_submission
-from labdriver import (NOTEBOOK, SLIDER, STDERR, JupyterLab, close_dialog, open_formgrader, open_notebook,
-                       private_env, progress_labels, run_all, tracebacks, validate, watch_progress_widgets,
-                       widget_errors)
+
+from labdriver import (
+    NOTEBOOK,
+    SLIDER,
+    STDERR,
+    JupyterLab,
+    close_dialog,
+    open_formgrader,
+    open_notebook,
+    private_env,
+    progress_labels,
+    run_all,
+    tracebacks,
+    validate,
+    watch_progress_widgets,
+    widget_errors,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
