@@ -13,7 +13,8 @@ In JupyterLab the same cells run in the kernel as written.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -38,7 +39,7 @@ def check_shape(x: Any, shape: Sequence[int], name: str = "result",
                 hint: str | None = None) -> None:
     """Assert a tensor has exactly ``shape`` (use -1 for 'any size' in one dimension)."""
     x = check_tensor(x, name)
-    ok = x.dim() == len(shape) and all(s == -1 or s == d for s, d in zip(shape, x.shape))
+    ok = x.dim() == len(shape) and all(s == -1 or s == d for s, d in zip(shape, x.shape, strict=False))
     if not ok:
         _fail(f"{name} has the wrong shape", tuple(shape), tuple(x.shape), hint)
 

@@ -74,24 +74,22 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_demos(args: argparse.Namespace) -> int:
-    from genlab.demos import execute, export_html
+    from genlab.demos import run_lectures
     from genlab.profiles import profile
 
     name = args.profile or profile()
-    out = Path(args.out)
     paths = sorted(LECTURES.glob("*.ipynb"))
     if args.topic:
         paths = [p for p in paths if args.topic in (p.stem, p.stem.split("-")[0], p.stem.split("-")[0].lstrip("0"))]
         if not paths:
             raise SystemExit(f"no lecture matches {args.topic!r} in {LECTURES}")
-    rows = []
-    for path in paths:
-        print(f"executing {path.name} (profile {name}) …", flush=True)
-        nb, seconds = execute(path, profile=name)
-        html = export_html(nb, out / f"{path.stem}.html")
-        rows.append((path.stem, f"{seconds:.1f}", str(html)))
-    print(format_table(rows, ("lecture", "seconds", "html")))
-    return 0
+    runs = run_lectures(paths, name, Path(args.out))
+    print(format_table([(r.lecture, r.profile, f"{r.seconds:.1f}", "ok" if r.error is None else r.error)
+                        for r in runs], ("lecture", "profile", "seconds", "result")))
+    failed = [r for r in runs if r.error is not None]
+    print(f"\nHTML in {args.out}" + (f"; {len(failed)} of {len(runs)} lectures failed (their pages show the error)"
+                                     if failed else ""))
+    return 1 if failed else 0
 
 
 DATASETS = ("fashion-mnist", "mnist", "emoji", "shapes", "unpaired-shapes", "mixtures", "polygons",

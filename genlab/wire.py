@@ -17,7 +17,8 @@ from __future__ import annotations
 import base64
 import io
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch

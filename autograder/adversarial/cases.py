@@ -16,9 +16,9 @@ import copy
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -29,7 +29,8 @@ AUTOGRADED_MAX = 10.0
 HIDDEN_MARKER = "HIDDEN-TEST-MARKER-5d1e"
 CORRECT = {"square": "def square(x):\n    return x * x",
            "norm": "def norm(v):\n    return math.sqrt(sum(x * x for x in v))"}
-UNINTERRUPTIBLE = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
+UNINTERRUPTIBLE = ("while True:\n    try:\n        while True:\n            pass\n"
+                   "    except BaseException:\n        pass")
 WRONG = {"square": "def square(x):\n    return x + x",
          "norm": "def norm(v):\n    return sum(v)"}
 

@@ -41,8 +41,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from sqlalchemy.exc import SAWarning
 from tqdm.auto import tqdm
 
-from genlab.grader import tamper
 from genlab.course import SOLUTIONS, nbgrader_config, resolve_topic
+from genlab.grader import tamper
 from genlab.grader.clock import WALL_BACKSTOP
 from genlab.grader.sandbox import SANDBOX_UID, Limits, Verdict, sandbox_kind
 
@@ -91,7 +91,7 @@ class Result:
     cell_scores: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Result":
+    def from_dict(cls, d: dict) -> Result:
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
         d["cell_scores"] = {k: tuple(v) for k, v in d.get("cell_scores", {}).items()}
@@ -451,8 +451,13 @@ def _judge_spec(job: _Job) -> str:
 
 def _autograde_preprocessors() -> list:
     from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
-                                        LimitOutput, SaveAutoGrades)
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        IgnorePattern,
+        LimitOutput,
+        SaveAutoGrades,
+    )
 
     from genlab.grader.sandbox import SandboxedExecute
 

@@ -31,9 +31,9 @@ import nbformat
 from nbclient.exceptions import CellExecutionError
 
 from genlab.course import resolve_topic, solution_path
+from genlab.demos import PollingNotebookClient
 from genlab.grader.cells import Role, grade_id, role
 from genlab.grader.judge import Judge, KernelLink, setup_sources
-from genlab.demos import PollingNotebookClient
 from genlab.grader.validity import Mutant, apply_mutant, load_mutants, solution_answers
 
 _SNAPSHOT = """

@@ -61,7 +61,7 @@ class Limits:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Limits":
+    def from_json(cls, text: str) -> Limits:
         return cls(**json.loads(text))
 
 
@@ -85,7 +85,7 @@ class Verdict:
         path.write_text(json.dumps(asdict(self)))
 
     @classmethod
-    def read(cls, path: Path) -> "Verdict":
+    def read(cls, path: Path) -> Verdict:
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -565,7 +565,8 @@ class SandboxedExecute(Execute):
                 kernel_died=self._kernel_exit is not None,
                 kernel_exit=self._kernel_exit or "",
                 timeouts=self._timeouts, truncated=self._truncated, big_files=self._big_files(),
-                notes=self._notes, sandbox=self.sandbox_kind, judge_s=round(self._judge_seconds, 2)).write(Path(self.state_dir, "verdict.json"))
+                notes=self._notes, sandbox=self.sandbox_kind,
+                judge_s=round(self._judge_seconds, 2)).write(Path(self.state_dir, "verdict.json"))
 
     def _big_files(self) -> list[str]:
         """Files of the scratch folder that reached the per-file size limit (a fact, seen

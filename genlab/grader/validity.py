@@ -97,8 +97,9 @@ def quality_tests(topic: str) -> dict[str, str]:
     answers = list(solution_answers(topic))
     found = {}
     for cell in nbformat.read(solution_path(topic), as_version=4).cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") and "check_metric(" in cell.source:
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id", "")
+        if cell.cell_type == "code" and meta.get("grade") and "check_metric(" in cell.source:
             owners = [a for a in answers if gid.startswith(f"test_{a}")]
             if owners:
                 found[gid] = max(owners, key=len)
