@@ -84,10 +84,15 @@ def is_note(cell) -> bool:
     return isinstance(meta, dict) and NOTE_KEY in meta
 
 
-def note_cell(rubric: Rubric) -> nbformat.NotebookNode:
+def note_cell(rubric: Rubric, taken: set = frozenset()) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_markdown_cell(
         BANNER.format(gid=rubric.grade_id, points=rubric.points) + "\n\n" + rubric.text)
     cell.metadata["genlab"] = {NOTE_KEY: rubric.grade_id}
+    cell["id"] = base = f"grader-note-{rubric.grade_id}"[:56]     # the same on every run, unique
+    n = 0
+    while cell["id"] in taken:
+        n += 1
+        cell["id"] = f"{base}-{n}"
     return cell
 
 
@@ -96,14 +101,16 @@ def add_grader_notes(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -
     autograded notebook), in place; cells of ``nb`` already marked as notes are removed first.
     Returns the number of notes inserted."""
     found = rubrics(source)
+    kept = [c for c in nb.cells if not is_note(c)]
+    taken = {c.get("id") for c in kept}
     cells, added = [], 0
-    for cell in nb.cells:
-        if is_note(cell):
-            continue
+    for cell in kept:
         cells.append(cell)
         rubric = found.get(grade_id(cell)) if role(cell) is Role.WRITTEN else None
         if rubric is not None:
-            cells.append(note_cell(rubric))
+            note = note_cell(rubric, taken)
+            taken.add(note["id"])
+            cells.append(note)
             added += 1
     nb.cells = cells
     return added
