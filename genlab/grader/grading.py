@@ -42,7 +42,7 @@ from sqlalchemy.exc import SAWarning
 from tqdm.auto import tqdm
 
 from genlab.course import SOLUTIONS, nbgrader_config, resolve_topic
-from genlab.grader import tamper
+from genlab.grader import rubric, tamper
 from genlab.grader.clock import WALL_BACKSTOP
 from genlab.grader.sandbox import SANDBOX_UID, Limits, Verdict, sandbox_kind
 
@@ -386,7 +386,8 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
         except MissingEntry:
             return Result(student, "error", reason="autograde left no gradebook entry", sandbox=sandbox)
     executed = nbformat.read(autograded, as_version=4)
-    if sanitize_outputs(executed):
+    source_nb = nbformat.read(job.source / job.topic / f"{job.topic}.ipynb", as_version=4)
+    if sanitize_outputs(executed) + rubric.add_grader_notes(executed, source_nb):  # Formgrader's rubrics
         nbformat.write(executed, autograded)
     errors = [(c.metadata.get("nbgrader", {}).get("grade_id") or f"cell {i}", o)
               for i, c in enumerate(executed.cells) for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -469,7 +470,7 @@ def _feedback_preprocessors() -> list:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
 
-    return [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+    return [GetGrades, StripHiddenTests, rubric.StripGraderNotes, CSSHTMLHeaderPreprocessor]
 
 
 def _sandbox_uid(kind: str, slot: int) -> int | None:
@@ -737,6 +738,7 @@ def _write_course_config(out: Path, config) -> None:
                 "autograded_directory", "feedback_directory", "db_url"):
         lines.append(f"c.CourseDirectory.{key} = {getattr(config.CourseDirectory, key)!r}")
     lines.append(f"c.Exchange.root = {str(out / 'exchange')!r}")
+    lines.append(f"c.GenerateFeedback.preprocessors = {list(rubric.FEEDBACK_PREPROCESSORS)!r}")
     (out / "nbgrader_config.py").write_text("\n".join(lines) + "\n")
 
 
