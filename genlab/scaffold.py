@@ -5,8 +5,8 @@ It writes
 
 - ``lectures/NN-slug.ipynb``: parameters, set-up, theory, a demo with a figure, a summary;
 - ``solutions/NN-slug/NN-slug.ipynb``: a parameters cell, a locked set-up cell tagged
-  ``judge``, one task (answer cell, visible and hidden test cells, a figure) and two written
-  questions with model answers, graded by the judge outside the kernel
+  ``judge``, one task (answer cell, visible and hidden test cells, a figure) and three written
+  questions (one a derivation) with model answers and rubrics, graded by the judge outside the kernel
   (notebook metadata ``{"genlab": {"judge": "outside"}}``);
 - ``autograder/mutants/NN-slug.py``: plausible bugs of the example task;
 - a row of the README's topics table.
@@ -159,22 +159,53 @@ ax.legend();'''
 
 Q1 = r'''## Written questions (10 points, graded by hand)
 
-**Q1 (5 points).** Why does the maximum-likelihood variance divide by $N$ and not by $N - 1$, and
+**Q1 (3 points).** Why does the maximum-likelihood variance divide by $N$ and not by $N - 1$, and
 which of the two is unbiased?'''
 
-A1 = r'''Setting the derivative of $\sum_n \log\mathcal{N}(x_n;\mu,\sigma^2)$ with respect to $\sigma^2$
-to zero at $\mu = \hat\mu$ gives $\hat\sigma^2 = \frac1N\sum_n (x_n-\hat\mu)^2$. It is biased:
+A1 = r'''### BEGIN SOLUTION
+**Model answer.** Setting the derivative of $\sum_n \log\mathcal{N}(x_n;\mu,\sigma^2)$ with respect to
+$\sigma^2$ to zero at $\mu = \hat\mu$ gives $\hat\sigma^2 = \frac1N\sum_n (x_n-\hat\mu)^2$. It is biased:
 $\mathbb{E}[\hat\sigma^2] = \frac{N-1}{N}\sigma^2$, because $\hat\mu$ is fitted to the same samples
 and sits closer to them than $\mu$ does. Dividing by $N - 1$ (Bessel's correction) is unbiased
-but is not the maximum of the likelihood.'''
+but is not the maximum of the likelihood.
 
-Q2 = r'''**Q2 (5 points).** Why store $\log\sigma$ instead of $\sigma$ when the parameters are trained
+**Rubric** (explanation, 3 points)
+- **1 pt** The maximum of the likelihood (derivative in $\sigma^2$ set to zero) divides by $N$.
+- **1 pt** That estimate is biased low, $\mathbb{E}[\hat\sigma^2] = \frac{N-1}{N}\sigma^2$.
+- **1 pt** Why: $\hat\mu$ is fitted to the same samples; dividing by $N-1$ is unbiased but not the maximum.
+### END SOLUTION'''
+
+Q2 = r'''**Q2 (3 points).** Why store $\log\sigma$ instead of $\sigma$ when the parameters are trained
 by gradient descent?'''
 
-A2 = r'''Every real $\log\sigma$ gives a valid $\sigma = e^{\log\sigma} > 0$, so an unconstrained
-optimiser can never step to a negative or zero standard deviation (where the log-density is
-undefined), and no clamping is needed. Relative changes of $\sigma$ become additive steps,
-which keeps the gradient's scale sensible over many orders of magnitude of $\sigma$.'''
+A2 = r'''### BEGIN SOLUTION
+**Model answer.** Every real $\log\sigma$ gives a valid $\sigma = e^{\log\sigma} > 0$, so an
+unconstrained optimiser can never step to a negative or zero standard deviation (where the
+log-density is undefined), and no clamping is needed. Relative changes of $\sigma$ become additive
+steps, which keeps the gradient's scale sensible over many orders of magnitude of $\sigma$.
+
+**Rubric** (explanation, 3 points)
+- **1 pt** Every real $\log\sigma$ maps to a valid $\sigma > 0$.
+- **1 pt** So the optimiser needs no constraint or clamping and cannot reach $\sigma \le 0$.
+- **1 pt** Steps in $\log\sigma$ are relative changes of $\sigma$: gradients stay well scaled across magnitudes.
+### END SOLUTION'''
+
+Q3 = r'''**Q3 (4 points, derivation).** Derive the maximum-likelihood mean and variance of a
+one-dimensional Gaussian from $N$ samples.'''
+
+A3 = r'''### BEGIN SOLUTION
+**Model answer.** The log-likelihood is
+$\ell(\mu,\sigma^2) = -\frac N2\log(2\pi\sigma^2) - \frac1{2\sigma^2}\sum_n (x_n-\mu)^2$.
+$\partial\ell/\partial\mu = \frac1{\sigma^2}\sum_n (x_n-\mu) = 0$ gives $\hat\mu = \frac1N\sum_n x_n$.
+$\partial\ell/\partial\sigma^2 = -\frac N{2\sigma^2} + \frac1{2\sigma^4}\sum_n (x_n-\mu)^2 = 0$ gives
+$\hat\sigma^2 = \frac1N\sum_n (x_n-\hat\mu)^2$. Both second derivatives are negative there, so it is a maximum.
+
+**Rubric** (derivation, 4 points)
+- **1 pt** The log-likelihood written correctly.
+- **1 pt** The derivative in $\mu$ and $\hat\mu$ = the sample mean.
+- **1 pt** The derivative in $\sigma^2$ and $\hat\sigma^2$ dividing by $N$, around $\hat\mu$.
+- **1 pt** Says why it is a maximum (second derivatives, or $\ell \to -\infty$ at the boundary).
+### END SOLUTION'''
 
 
 def solution_notebook(number: str, title: str) -> nbformat.NotebookNode:
@@ -183,7 +214,7 @@ def solution_notebook(number: str, title: str) -> nbformat.NotebookNode:
              "topic's own; docs/new-topic.md lists the steps.)*\n\n"
              "**How this notebook is graded.** Write your code only where it says `YOUR CODE HERE` (delete\n"
              "the `raise NotImplementedError` line). Each task is followed by a test cell you can run; the\n"
-             "autograder also runs hidden tests on fresh inputs. Autograded tasks are worth 90 points, two\n"
+             "autograder also runs hidden tests on fresh inputs. Autograded tasks are worth 90 points, three\n"
              "short written answers 10. Run the notebook top to bottom (*Run → Run All Cells*) before you\n"
              "submit. The autograder runs it in the small `ci` profile.")
     cells = [
@@ -196,9 +227,11 @@ def solution_notebook(number: str, title: str) -> nbformat.NotebookNode:
         new_code_cell(HIDDEN, id="test-gaussian-hidden", metadata=_test("test_gaussian_hidden", 60)),
         new_code_cell(FIGURE, id="gaussian-figure", metadata=_locked("gaussian_figure")),
         new_markdown_cell(Q1, id="q1"),
-        new_markdown_cell(A1, id="q1-answer", metadata=_written("q1_answer", 5)),
+        new_markdown_cell(A1, id="q1-answer", metadata=_written("q1_answer", 3)),
         new_markdown_cell(Q2, id="q2"),
-        new_markdown_cell(A2, id="q2-answer", metadata=_written("q2_answer", 5)),
+        new_markdown_cell(A2, id="q2-answer", metadata=_written("q2_answer", 3)),
+        new_markdown_cell(Q3, id="q3"),
+        new_markdown_cell(A3, id="q3-answer", metadata=_written("q3_answer", 4)),
     ]
     return _notebook(cells, judged=True)
 

@@ -15,7 +15,7 @@ from genlab.course import REPO_ROOT
 from genlab.scaffold import new_topic
 
 SLUG, TITLE = "98-scaffold-check", "Scaffold check"
-TESTS = ("conftest.py", "test_release.py", "test_mutants.py", "test_notebooks.py")
+TESTS = ("conftest.py", "test_release.py", "test_mutants.py", "test_notebooks.py", "test_rubric.py")
 
 
 @pytest.fixture
@@ -58,11 +58,13 @@ def test_the_scaffold_passes_the_anatomy_tests_as_written(copy):
     tests = [f"tests/test_release.py::{name}[{SLUG}]" for name in (
         "test_solution_anatomy", "test_every_topic_has_a_lecture", "test_committed_release_equals_a_fresh_one",
         "test_release_has_no_answers_or_hidden_tests")]
+    tests += [f"tests/test_rubric.py::{name}[{SLUG}]" for name in (
+        "test_three_written_questions_with_rubrics", "test_release_shows_no_rubric_or_model_answer")]
     tests += ["tests/test_release.py::test_notebooks_are_committed_without_outputs",
               "tests/test_mutants.py::test_every_topic_has_mutants_for_every_task"]
     result = _run(copy, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert re.search(r"\b8 passed\b", result.stdout), result.stdout[-1000:]   # 3 notebooks without outputs
+    assert re.search(r"\b10 passed\b", result.stdout), result.stdout[-1000:]   # 3 notebooks without outputs
 
 
 @pytest.mark.slow
