@@ -1,0 +1,277 @@
+"""No lecture holds a runnable copy of a graded answer (DESIGN §2, issue 22 item 3).
+
+For every topic, every answer of its solution notebook (the code between ``### BEGIN
+SOLUTION`` and ``### END SOLUTION`` in the code cells that nbgrader marks ``solution``) is
+compared with the code of EVERY lecture, not only the topic's own: a lecture may derive
+the equation, show the result or call what ``genlab`` provides, but if more than a third of
+an answer's non-trivial lines appear in one lecture a student can transcribe it.
+
+Lines are compared after normalisation (see ``normalise``): comments, docstrings and blank
+lines are dropped, and all whitespace is removed, so re-indenting or re-spacing a line does
+not hide it. A line is *non-trivial* (see ``is_trivial`` for the exact rule) when, after
+normalisation, it
+
+- is at least ``MIN_CHARS`` (12) characters long with its spaces collapsed,
+- is not an ``import`` / ``from … import`` line,
+- is not a bare keyword line (``pass``, ``else:``, ``try:``, ``return``, ``break`` …),
+- is not ``return <name>`` or ``return <name>, <name>`` (returning variables already named),
+- is not made of brackets and punctuation alone (``)``, ``]),``, ``}``).
+
+Run ``python tests/test_lecture_answers.py`` for the full table: topic, answer id, the
+lecture with the largest overlap and the fraction of the answer's non-trivial lines in it.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import keyword
+import re
+import sys
+import tokenize
+from dataclasses import dataclass
+
+import nbformat
+import pytest
+
+from genlab.course import LECTURES, solution_path, topics
+
+MAX_FRACTION = 1 / 3
+MIN_CHARS = 12
+_BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
+_NAME = r"[A-Za-z_][A-Za-z_0-9.]*"
+_TRIVIAL = [
+    re.compile(r"(import|from)\s.*"),                                    # imports
+    re.compile(r"(%s)\s*:?" % "|".join(keyword.kwlist)),                 # pass, else:, try:, return …
+    re.compile(rf"return\s+\(?\s*{_NAME}(\s*,\s*{_NAME})*\s*,?\s*\)?"),  # return x / return a, b
+    re.compile(r"[\s()\[\]{},:;.]*"),                                   # lone brackets, punctuation
+]
+
+
+# ---------------------------------------------------------------------------- normalising
+
+
+def _docstring_lines(source: str) -> set[int]:
+    """1-based line numbers of the docstrings (module, class, function) in ``source``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                lines.update(range(body[0].lineno, body[0].end_lineno + 1))
+    return lines
+
+
+def _without_comments(source: str) -> list[str]:
+    """The physical lines of ``source`` with ``#`` comments removed (strings are respected);
+    falls back to a plain per-line cut when the code does not tokenize (IPython magics …)."""
+    lines = source.splitlines()
+    try:
+        comments = [tok for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+                    if tok.type == tokenize.COMMENT]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return [re.sub(r"#.*", "", ln) for ln in lines]
+    for tok in reversed(comments):
+        row, col = tok.start
+        lines[row - 1] = lines[row - 1][:col]
+    return lines
+
+
+def normalise(line: str) -> str:
+    """The comparison key of a line of code: every whitespace character removed."""
+    return re.sub(r"\s+", "", line)
+
+
+def is_trivial(line: str) -> bool:
+    """A line too short or too generic to say anything about an answer (module docstring)."""
+    text = " ".join(line.split())
+    return len(text) < MIN_CHARS or any(p.fullmatch(text) for p in _TRIVIAL)
+
+
+def code_lines(source: str, keep: set[int] | None = None) -> list[str]:
+    """The normalised, non-trivial lines of ``source`` (only line numbers in ``keep`` if given)."""
+    docstrings = _docstring_lines(source)
+    out = []
+    for number, line in enumerate(_without_comments(source), start=1):
+        if number in docstrings or (keep is not None and number not in keep):
+            continue
+        if line.strip() and not is_trivial(line):
+            out.append(normalise(line))
+    return out
+
+
+# ---------------------------------------------------------------------------- the corpus
+
+
+def answer_bodies(notebook: nbformat.NotebookNode) -> dict[str, list[str]]:
+    """grade_id -> the non-trivial lines between the solution markers of each answer code cell."""
+    answers = {}
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("solution"):
+            continue
+        inside, keep = False, set()
+        for number, line in enumerate(cell.source.splitlines(), start=1):
+            if line.strip() == _BEGIN:
+                inside = True
+            elif line.strip() == _END:
+                inside = False
+            elif inside:
+                keep.add(number)
+        answers[meta["grade_id"]] = code_lines(cell.source, keep)
+    return answers
+
+
+def lecture_lines(notebook: nbformat.NotebookNode) -> set[str]:
+    """Every normalised line of code in a lecture's code cells."""
+    return {normalise(ln) for cell in notebook.cells if cell.cell_type == "code"
+            for ln in _without_comments(cell.source) if ln.strip()}
+
+
+@dataclass(frozen=True)
+class Overlap:
+    topic: str
+    answer: str
+    lecture: str
+    shared: list[str]   # the answer's non-trivial lines found in the lecture
+    total: int          # the answer's non-trivial lines
+
+    @property
+    def fraction(self) -> float:
+        return len(self.shared) / self.total if self.total else 0.0
+
+    def message(self) -> str:
+        lines = "\n".join(f"    {ln}" for ln in self.shared)
+        return (f"{self.topic} answer {self.answer!r}: {len(self.shared)}/{self.total} of its non-trivial "
+                f"lines ({self.fraction:.0%}) appear in lectures/{self.lecture}:\n{lines}")
+
+
+def overlaps(answers: dict[str, list[str]], topic: str, lectures: dict[str, set[str]]) -> list[Overlap]:
+    """For each answer, its overlap with each lecture."""
+    return [Overlap(topic, gid, name, [ln for ln in lines if ln in code], len(lines))
+            for gid, lines in answers.items() for name, code in lectures.items()]
+
+
+def violations(found: list[Overlap]) -> list[Overlap]:
+    return [o for o in found if o.fraction > MAX_FRACTION]
+
+
+def all_lectures() -> dict[str, set[str]]:
+    return {p.name: lecture_lines(nbformat.read(p, as_version=4)) for p in sorted(LECTURES.glob("*.ipynb"))}
+
+
+# ---------------------------------------------------------------------------- the tests
+
+
+@pytest.fixture(scope="module")
+def lectures():
+    found = all_lectures()
+    assert len(found) == len(topics()) == 12
+    return found
+
+
+@pytest.mark.parametrize("topic", topics())
+def test_no_lecture_holds_an_answer_of(topic, lectures):
+    answers = answer_bodies(nbformat.read(solution_path(topic), as_version=4))
+    assert answers, f"{topic}: no answer cells found"
+    assert all(answers.values()), f"{topic}: an answer with no non-trivial line: {answers}"
+    bad = violations(overlaps(answers, topic, lectures))
+    assert not bad, "a lecture holds a runnable copy of a graded answer:\n" + "\n".join(o.message() for o in bad)
+
+
+def _notebook(*cells) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = list(cells)
+    return nb
+
+
+def _answer_cell(source: str, grade_id: str = "step") -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False, "grade_id": grade_id}
+    return cell
+
+
+ANSWER = '''def gan_step(G, D, x, opt):
+    """One step. Returns the loss."""
+    ### BEGIN SOLUTION
+    # the discriminator sees real and fake
+    fake = G(torch.randn(x.shape[0], 8)).detach()
+    loss = F.softplus(-D(x)).mean() + F.softplus(D(fake)).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+    ### END SOLUTION
+'''
+
+
+def test_the_check_fails_on_a_lecture_that_holds_an_answer():
+    """A lecture that pastes an answer body (re-indented, re-spaced, with its own comments)
+    is flagged, naming topic, answer, lecture and lines; a lecture that only calls a provided
+    implementation and shows one line of the formula is not."""
+    answers = answer_bodies(_notebook(_answer_cell(ANSWER)))
+    assert answers == {"step": ["fake=G(torch.randn(x.shape[0],8)).detach()",
+                                "loss=F.softplus(-D(x)).mean()+F.softplus(D(fake)).mean()",
+                                "opt.zero_grad()", "loss.backward()", "returnloss.item()"]}, \
+        "the docstring, the comment and 'opt.step()' (< 12 characters) are dropped, the rest kept"
+    copied = _notebook(nbformat.v4.new_markdown_cell("The step:"), nbformat.v4.new_code_cell(
+        "for x in loader:\n"
+        "    fake = G(torch.randn(x.shape[0], 8)).detach()   # no gradient into G\n"
+        "    loss = F.softplus(-D(x)).mean()+F.softplus(D(fake)).mean()\n"
+        "    opt.zero_grad()\n    loss.backward()\n    opt.step()\n"))
+    bad = violations(overlaps(answers, "02-gan-theory", {"02-gan-theory.ipynb": lecture_lines(copied)}))
+    assert len(bad) == 1 and bad[0].fraction == 0.8
+    message = bad[0].message()
+    for part in ("02-gan-theory", "'step'", "lectures/02-gan-theory.ipynb", "4/5",
+                 "loss=F.softplus(-D(x)).mean()+F.softplus(D(fake)).mean()"):
+        assert part in message
+
+    teaching = _notebook(nbformat.v4.new_code_cell(
+        "from genlab.demos import gan_step_demo\n"
+        "loss = F.softplus(-D(x)).mean() + F.softplus(D(fake)).mean()   # the formula, once\n"
+        "history = gan_step_demo(G, D, steps=200)\nopt.zero_grad()\n"))
+    found = overlaps(answers, "02-gan-theory", {"02-gan-theory.ipynb": lecture_lines(teaching)})
+    assert [o.fraction for o in found] == [0.4] and violations(found) and found[0].shared == [
+        "loss=F.softplus(-D(x)).mean()+F.softplus(D(fake)).mean()", "opt.zero_grad()"]
+    one_line = _notebook(nbformat.v4.new_code_cell(
+        "loss = F.softplus(-D(x)).mean() + F.softplus(D(fake)).mean()\n"))
+    assert not violations(overlaps(answers, "02-gan-theory", {"l.ipynb": lecture_lines(one_line)}))
+
+
+def test_trivial_lines_are_the_ones_documented():
+    for line in ("import torch", "from torch import nn", "return x", "return mu, logvar", "pass",
+                 "else:", "    ]),", "x = a + b", "return (a, b)"):
+        assert is_trivial(line), line
+    for line in ("return x.mean(dim=0)", "loss = F.mse_loss(x_hat, x)", "fake = G(z).detach()",
+                 "for t in reversed(range(T)):"):
+        assert not is_trivial(line), line
+
+
+def table() -> list[tuple[str, str, str, int, int, float]]:
+    """(topic, answer id, worst lecture, shared lines, non-trivial lines, fraction) per answer."""
+    lectures, rows = all_lectures(), []
+    for topic in topics():
+        answers = answer_bodies(nbformat.read(solution_path(topic), as_version=4))
+        found = overlaps(answers, topic, lectures)
+        for gid in answers:
+            worst = max((o for o in found if o.answer == gid), key=lambda o: o.fraction)
+            rows.append((topic, gid, worst.lecture if worst.shared else "-", len(worst.shared),
+                         worst.total, worst.fraction))
+    return rows
+
+
+if __name__ == "__main__":
+    verbose = "-v" in sys.argv
+    print(f"{'topic':22} {'answer':20} {'worst lecture':28} {'shared':>9} {'fraction':>8}")
+    for topic, gid, lecture, shared, total, fraction in table():
+        flag = "  FAIL" if fraction > MAX_FRACTION else ""
+        print(f"{topic:22} {gid:20} {lecture:28} {shared:>4}/{total:<4} {fraction:8.0%}{flag}")
+    if verbose:
+        for topic in topics():
+            answers = answer_bodies(nbformat.read(solution_path(topic), as_version=4))
+            for o in violations(overlaps(answers, topic, all_lectures())):
+                print(o.message())
