@@ -23,6 +23,10 @@ normalisation, it
   step's content (what is detached, which loss) is in the other lines,
 - is not made of brackets and punctuation alone (``)``, ``]),``, ``}``).
 
+The answers are read from the solution notebooks directly (genlab.course gives the topics and
+paths): ``genlab.grader.validity.solution_answers`` returns whole cells, signatures and
+docstrings included, which are not answers.
+
 Run ``python tests/test_lecture_answers.py`` for the full table: topic, answer id, the
 lecture with the largest overlap and the fraction of the answer's non-trivial lines in it.
 """
@@ -96,7 +100,7 @@ def normalise(line: str) -> str:
 
 
 def is_trivial(line: str) -> bool:
-    """A line too short or too generic to say anything about an answer (module docstring)."""
+    """A line too short or too generic to say anything about an answer (the rule: module docstring)."""
     text = " ".join(line.split())
     return len(text) < MIN_CHARS or any(p.fullmatch(text) for p in _TRIVIAL)
 
@@ -144,9 +148,13 @@ def answer_bodies(notebook: nbformat.NotebookNode) -> dict[str, list[str]]:
 
 
 def lecture_lines(notebook: nbformat.NotebookNode) -> set[str]:
-    """Every normalised line of code in a lecture's code cells."""
-    return {normalise(ln) for cell in notebook.cells if cell.cell_type == "code"
-            for ln in _without_comments(cell.source) if ln.strip()}
+    """Every normalised line of code in a lecture: its code cells and the fenced code blocks
+    (```) of its markdown cells, which a student can copy as easily."""
+    sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            sources += re.findall(r"```[^\n]*\n(.*?)```", cell.source, flags=re.DOTALL)
+    return {normalise(ln) for source in sources for ln in _without_comments(source) if ln.strip()}
 
 
 @dataclass(frozen=True)
@@ -246,6 +254,10 @@ def test_the_check_fails_on_a_lecture_that_holds_an_answer():
     message = bad[0].message()
     for part in ["02-gan-theory", "'step'", "lectures/02-gan-theory.ipynb", "3/3", *LINES]:
         assert part in message
+
+    in_markdown = _notebook(nbformat.v4.new_markdown_cell("The step, to read:\n\n```python\n" + ANSWER + "```\n"))
+    assert violations(overlaps(answers, "02-gan-theory", {"l.ipynb": lecture_lines(in_markdown)})), \
+        "an answer shown in a fenced code block of a markdown cell"
 
     one_line = _notebook(nbformat.v4.new_code_cell(
         "loss = F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()   # the formula, once\n"
