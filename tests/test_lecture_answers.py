@@ -52,7 +52,7 @@ _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
 _NAME = r"[A-Za-z_][A-Za-z_0-9.]*"
 _TRIVIAL = [
     re.compile(r"(import|from)\s.*"),                                    # imports
-    re.compile(r"(%s)\s*:?" % "|".join(keyword.kwlist)),                 # pass, else:, try:, return …
+    re.compile(r"({})\s*:?".format("|".join(keyword.kwlist))),          # pass, else:, try:, return …
     re.compile(rf"return\s+\(?\s*{_NAME}(\s*,\s*{_NAME})*\s*,?\s*\)?"),  # return x / return a, b
     re.compile(rf"return\s+{_NAME}\.item\(\)"),                          # return loss.item()
     re.compile(rf"{_NAME}\.(zero_grad|backward|step)\(.*\)"),            # optimiser plumbing
