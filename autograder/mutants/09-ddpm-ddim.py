@@ -62,6 +62,23 @@ MUTANTS = [
     dict(name="loss-uniform-noise", cell="loss",
          find="noise = torch.randn_like(x0)", replace="noise = torch.rand_like(x0)",
          why="uniform noise on [0, 1) instead of a standard normal"),
+    dict(name="loss-t-drawn-twice", cell="loss",
+         find="""    if t is None:
+        t = torch.randint(0, len(alphas_cumprod), (len(x0),), device=x0.device)
+    if noise is None:
+        noise = torch.randn_like(x0)
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    return F.mse_loss(model(x_t, t), noise)""",
+         replace="""    t_model = t
+    if t is None:
+        t = torch.randint(0, len(alphas_cumprod), (len(x0),), device=x0.device)
+        t_model = torch.randint(0, len(alphas_cumprod), (len(x0),), device=x0.device)
+    if noise is None:
+        noise = torch.randn_like(x0)
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    return F.mse_loss(model(x_t, t_model), noise)""",
+         why="draws t twice when it is not given: the network is told another timestep than the one that made x_t "
+             "(only the 2D-mixture training check sees it: the 20-step U-Net barely uses t yet)"),
     # Task 4: DDPM step
     dict(name="ddpm-noise-at-last-step", cell="ddpm_step",
          find="    if t == 0:\n        return mean\n", replace="",
@@ -82,6 +99,15 @@ MUTANTS = [
     dict(name="ddpm-no-clip", cell="ddpm_step",
          find="        x0_hat = x0_hat.clamp(-1, 1)\n", replace="        pass\n",
          why="never clips x0_hat"),
+    dict(name="ddpm-clip-to-unit-interval", cell="ddpm_step",
+         find="x0_hat = x0_hat.clamp(-1, 1)", replace="x0_hat = x0_hat.clamp(0, 1)",
+         why="clips x0_hat to [0, 1], the range of the raw images, instead of the model's [-1, 1] "
+             "(only the shipped-model check sees it: the analytic checks clip an x0_hat above 1 or do not clip)"),
+    dict(name="ddpm-global-schedule", cell="ddpm_step",
+         find="mean, beta_tilde = q_posterior(x0_hat, x_t, t_batch, betas, alphas_cumprod)",
+         replace="mean, beta_tilde = q_posterior(x0_hat, x_t, t_batch, BETAS, ALPHAS_CUMPROD)",
+         why="takes the posterior from the notebook's global schedule instead of the tables it is given "
+             "(only the respaced shipped-model check passes other tables)"),
     # Task 5: DDIM step
     dict(name="ddim-eta-ignored", cell="ddim_step",
          find="sigma = eta * ((1 - abar_prev)", replace="sigma = ((1 - abar_prev)",
@@ -105,6 +131,10 @@ MUTANTS = [
     dict(name="ddim-sigma-ratio-inverted", cell="ddim_step",
          find="(1 - abar_t / abar_prev).sqrt()", replace="(1 - abar_prev / abar_t).abs().sqrt()",
          why="inverts the ratio of the abar in sigma"),
+    dict(name="ddim-uniform-noise", cell="ddim_step",
+         find="noise = torch.randn_like(x_t)", replace="noise = torch.rand_like(x_t)",
+         why="draws uniform noise on [0, 1) when none is given (only the exact-law check with eta > 0 lets "
+             "ddim_step draw its own noise)"),
     # Task 6: inversion
     dict(name="invert-abar-swapped", cell="invert",
          find="return abar_t.sqrt() * x0_hat + (1 - abar_t).sqrt() * eps",
