@@ -506,8 +506,13 @@ def _read_json(path: Path):
         return None
 
 
-def _child(job: _Job, student: str, slot: int) -> None:
-    """Entry point of the process that grades one student; writes ``result.json``."""
+def _child(job: _Job, student: str, slot: int, environ: dict[str, str]) -> None:
+    """Entry point of the process that grades one student; writes ``result.json``.
+    ``environ``: the grading process's environment now (the fork server's is from when it
+    started)."""
+    os.environ.clear()
+    os.environ.update(environ)
+    _match_torch_threads()
     os.setsid()
     _die_with_parent()
     warnings.filterwarnings("ignore", category=SAWarning)
@@ -524,6 +529,16 @@ def _child(job: _Job, student: str, slot: int) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(result)))
     os.replace(tmp, path)
+
+
+def _match_torch_threads() -> None:
+    """torch read OMP_NUM_THREADS when the fork server imported it; apply the current value."""
+    wanted = os.environ.get("OMP_NUM_THREADS", "")
+    if wanted.isdigit() and int(wanted) > 0 and "torch" in sys.modules:
+        import torch
+
+        if torch.get_num_threads() != int(wanted):
+            torch.set_num_threads(int(wanted))
 
 
 def _die_with_parent() -> None:
@@ -610,12 +625,21 @@ def _thread_env(workers: int) -> dict[str, str]:
     return {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE"}
 
 
+# imported once by the fork server that starts each student's grading process (imports only:
+# nothing may run torch's thread pools there, see _run_pool)
+_PRELOAD = ["torch", "nbformat", "nbclient", "nbconvert", "nbgrader.apps", "nbgrader.preprocessors",
+            "genlab.grader.grading", "genlab.grader.judge", "genlab.grader.sandbox", "genlab.metrics"]
+
+
 def _run_pool(job: _Job, todo: list[tuple[str, str]], workers: int):
     """Grade students in child processes, ``workers`` at a time; yield ((student, key), Result)
     as each finishes. A child that dies or overruns becomes an ``error``/``timeout`` result."""
-    # spawn, not fork: a forked child of a process whose torch already ran OpenMP or BLAS
-    # threads (the replay, a judge in the same process) deadlocks in its first torch call
-    ctx = multiprocessing.get_context("spawn")
+    # Not a fork of this process: a forked child of a process whose torch already ran OpenMP or
+    # BLAS threads (the replay, a judge in the same process) deadlocks in its first torch call.
+    # A fork server is a clean process that has only imported the grader (torch, nbgrader,
+    # genlab), so each child starts without paying ~4.5 CPU-seconds of imports, as spawn did.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_PRELOAD)
     pending = list(todo)
     running: dict[str, tuple] = {}
     # a last resort above the kernel's own limits and their wall-clock backstop (genlab.grader.clock)
@@ -628,7 +652,7 @@ def _run_pool(job: _Job, todo: list[tuple[str, str]], workers: int):
                 if stale.exists():
                     stale.unlink()
                 slot = min(set(range(workers + 1)) - {r[3] for r in running.values()})
-                proc = ctx.Process(target=_child, args=(job, student, slot), daemon=False)
+                proc = ctx.Process(target=_child, args=(job, student, slot, dict(os.environ)), daemon=False)
                 proc.start()
                 running[student] = (proc, key, time.monotonic(), slot)
             time.sleep(0.05)
