@@ -9,7 +9,8 @@ built and trained by a locked cell with the student's `critic_step`. An answer c
 generator only through the names it binds, so the nulls that hand in noise, the data mean,
 training points or the shipped model as "the generator" rebind ``MLPGenerator`` in the
 `critic_step` cell, as a student could, to a subclass that is built and trained as usual but
-whose output is the null's.
+whose output is the null's. The test now samples the trained weights with the course's own
+MLPGenerator in the judge, so these nulls are graded on what the loop trained (nothing).
 """
 _STEP = "def critic_step("
 
