@@ -58,21 +58,8 @@ def _steps(d_loss=_FULL_D_LOSS, d_step="opt_D.step()", g_backward="loss.backward
 _ONCE = "_null_stepped = set()   # null: each optimiser makes its first step only\n\n\n"
 
 NULLS = [
-    dict(name="ring-normal-noise", cell="gan_step", kind="samples of N(0, I)",
-         find=_STEPS, replace=_ring_generator("z"),
-         why="the ring GAN's samples are its codes z ~ N(0, I)"),
-    dict(name="ring-uniform-noise", cell="gan_step", kind="uniform noise in the data range",
-         find=_STEPS, replace=_ring_generator("(torch.rand_like(z) * 2 - 1) * 2.2"),
-         why="samples uniform on [-2.2, 2.2]^2, the box of the 8-ring's data"),
-    dict(name="ring-data-mean", cell="gan_step", kind="data mean",
-         find=_STEPS, replace=_ring_generator("X_RING.mean(0).to(z.device)"),
-         why="every sample is the mean of the ring's data"),
-    dict(name="ring-training-points", cell="gan_step", kind="training data returned as samples",
-         find=_STEPS, replace=_ring_generator("X_RING[torch.randint(len(X_RING), (len(z),))].to(z.device)"),
-         why="samples are points of the training set X_RING drawn at random"),
-    dict(name="ring-shipped-model", cell="gan_step", kind="shipped model",
-         find=_STEPS, replace=_ring_generator("self.shipped(z)", _SHIPPED_INIT),
-         why="samples come from the zoo's trained ring generator (ring-wgan-gp), not from the GAN trained here"),
+    # first: graded through the whole pipeline by tests/test_nulls.py; the nulls that rebind a name
+    # the notebook provides are also flagged there by the static scan (status "tampered")
     dict(name="ring-untrained", cell="gan_step", kind="untrained network",
          source=_steps(d_step="pass", g_step="pass"),
          why="both steps compute their loss and gradients but never step: G and D stay at their initialisation"),
@@ -90,6 +77,21 @@ NULLS = [
     dict(name="ring-g-loss-dropped", cell="gan_step", kind="loss term dropped",
          source=_steps(g_backward="(0 * loss).backward()"),
          why="the generator's loss gives no gradient: D trains against a generator that never learns"),
+    dict(name="ring-normal-noise", cell="gan_step", kind="samples of N(0, I)",
+         find=_STEPS, replace=_ring_generator("z"),
+         why="the ring GAN's samples are its codes z ~ N(0, I)"),
+    dict(name="ring-uniform-noise", cell="gan_step", kind="uniform noise in the data range",
+         find=_STEPS, replace=_ring_generator("(torch.rand_like(z) * 2 - 1) * 2.2"),
+         why="samples uniform on [-2.2, 2.2]^2, the box of the 8-ring's data"),
+    dict(name="ring-data-mean", cell="gan_step", kind="data mean",
+         find=_STEPS, replace=_ring_generator("X_RING.mean(0).to(z.device)"),
+         why="every sample is the mean of the ring's data"),
+    dict(name="ring-training-points", cell="gan_step", kind="training data returned as samples",
+         find=_STEPS, replace=_ring_generator("X_RING[torch.randint(len(X_RING), (len(z),))].to(z.device)"),
+         why="samples are points of the training set X_RING drawn at random"),
+    dict(name="ring-shipped-model", cell="gan_step", kind="shipped model",
+         find=_STEPS, replace=_ring_generator("self.shipped(z)", _SHIPPED_INIT),
+         why="samples come from the zoo's trained ring generator (ring-wgan-gp), not from the GAN trained here"),
 ]
 
 # ------------------------------------------------------ task 3: the trained discriminator vs D*

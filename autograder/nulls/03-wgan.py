@@ -49,6 +49,29 @@ def _critic_step(total="loss + gradient_penalty(critic, real, fake, lam)", step=
 
 
 NULLS = [
+    # first: graded through the whole pipeline by tests/test_nulls.py; the nulls that rebind a name
+    # the notebook provides are also flagged there by the static scan (status "tampered")
+    dict(name="critic-untrained", cell="critic_step", kind="untrained network",
+         source=_critic_step(step="pass"),
+         why="critic_step computes the loss and its gradients but never steps: the critic stays random"),
+    dict(name="critic-one-step", cell="critic_step", kind="one training step",
+         source=_critic_step(prefix="_null_stepped = set()   # null: each optimiser makes its first step only\n\n\n",
+                             step="if id(opt_C) not in _null_stepped: opt_C.step()\n    _null_stepped.add(id(opt_C))"),
+         why="the critic is updated once: each optimiser makes its first step only"),
+    dict(name="critic-loss-dropped", cell="critic_step", kind="loss term dropped",
+         source=_critic_step(total="gradient_penalty(critic, real, fake, lam) + 0 * loss"),
+         why="the critic minimises the gradient penalty alone"),
+    dict(name="penalty-dropped", cell="critic_step", kind="loss term dropped",
+         source=_critic_step(total="loss"),
+         why="the critic minimises the Wasserstein loss alone (an unconstrained critic)"),
+    dict(name="generator-untrained", cell="critic_step", kind="untrained network",
+         find=_STEP, replace=_generator("return out.detach()"),
+         why="the generator's output is detached: the critic trains, G stays at its initialisation"),
+    dict(name="generator-one-step", cell="critic_step", kind="one training step",
+         find=_STEP, replace=_generator(
+             "self.__dict__['calls'] = self.__dict__.get('calls', 0) + 1\n"
+             "        return out if self.__dict__['calls'] <= 6 else out.detach()"),
+         why="the generator gets one update (the 5 critic batches and the generator batch of iteration 0)"),
     dict(name="ring-normal-noise", cell="critic_step", kind="samples of N(0, I)",
          find=_STEP, replace=_generator("return z + 0 * out"),
          why="the WGAN-GP's samples are its codes z ~ N(0, I)"),
@@ -64,25 +87,4 @@ NULLS = [
     dict(name="ring-shipped-model", cell="critic_step", kind="shipped model",
          find=_STEP, replace=_generator("return self.shipped(z) + 0 * out", _SHIPPED_INIT),
          why="samples come from the zoo's ring-wgan-gp generator instead of the one trained here"),
-    dict(name="generator-untrained", cell="critic_step", kind="untrained network",
-         find=_STEP, replace=_generator("return out.detach()"),
-         why="the generator's output is detached: the critic trains, G stays at its initialisation"),
-    dict(name="generator-one-step", cell="critic_step", kind="one training step",
-         find=_STEP, replace=_generator(
-             "self.__dict__['calls'] = self.__dict__.get('calls', 0) + 1\n"
-             "        return out if self.__dict__['calls'] <= 6 else out.detach()"),
-         why="the generator gets one update (the 5 critic batches and the generator batch of iteration 0)"),
-    dict(name="critic-untrained", cell="critic_step", kind="untrained network",
-         source=_critic_step(step="pass"),
-         why="critic_step computes the loss and its gradients but never steps: the critic stays random"),
-    dict(name="critic-one-step", cell="critic_step", kind="one training step",
-         source=_critic_step(prefix="_null_stepped = set()   # null: each optimiser makes its first step only\n\n\n",
-                             step="if id(opt_C) not in _null_stepped: opt_C.step()\n    _null_stepped.add(id(opt_C))"),
-         why="the critic is updated once: each optimiser makes its first step only"),
-    dict(name="critic-loss-dropped", cell="critic_step", kind="loss term dropped",
-         source=_critic_step(total="gradient_penalty(critic, real, fake, lam) + 0 * loss"),
-         why="the critic minimises the gradient penalty alone"),
-    dict(name="penalty-dropped", cell="critic_step", kind="loss term dropped",
-         source=_critic_step(total="loss"),
-         why="the critic minimises the Wasserstein loss alone (an unconstrained critic)"),
 ]
