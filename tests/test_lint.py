@@ -1,5 +1,5 @@
-"""ruff, with the rules in pyproject.toml ([tool.ruff]), over the course's Python code: the
-same check as `make lint`, run by `make test` so a violation fails the suite."""
+"""ruff, with the rules in pyproject.toml ([tool.ruff]), over the course's Python code and the
+lectures: the same check as `make lint`, run by `make test` so a violation fails the suite."""
 import shutil
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from genlab.course import REPO_ROOT
 
-PATHS = ("genlab", "tests", "bench", "autograder")
+PATHS = ("genlab", "tests", "bench", "autograder", "lectures")
 
 
 def _ruff() -> str:
