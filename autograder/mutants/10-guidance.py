@@ -26,6 +26,13 @@ MUTANTS = [
          find="t = torch.randint(0, T, (len(x0),), generator=generator).to(x0.device)",
          replace="t = torch.randint(0, T, (1,), generator=generator).to(x0.device).expand(len(x0))",
          why="one timestep for the whole batch"),
+    dict(name="dropped-labels-moved-to-end", cell="label_dropout",
+         find="return F.mse_loss(model(x_t, t, drop_labels(y, p_uncond, generator)), noise)",
+         replace=("y_in = drop_labels(y, p_uncond, generator)\n"
+                  "    y_in = torch.cat([y_in[y_in != NULL], y_in[y_in == NULL]])    # the NULL labels at the end\n"
+                  "    return F.mse_loss(model(x_t, t, y_in), noise)"),
+         why="gathers the dropped labels at the end of the batch: labels no longer belong to their images "
+             "(only the training check on the 2-D mixture sees it)"),
     # Task 2: classifier-free guidance
     dict(name="cfg-swapped", cell="cfg",
          find="return eps_uncond + scale * (eps_cond - eps_uncond)",
@@ -60,6 +67,13 @@ MUTANTS = [
          find="return F.cross_entropy(classifier(q_sample(x0, t, noise), t), y)",
          replace="return F.cross_entropy(classifier(q_sample(x0, t, noise), t), y, reduction='sum')",
          why="sums the cross-entropy over the batch: the step size depends on the batch size"),
+    dict(name="classifier-logits-without-grad", cell="noisy_classifier",
+         find="return F.cross_entropy(classifier(q_sample(x0, t, noise), t), y)",
+         replace=("with torch.no_grad():    # as in the sampler\n"
+                  "        logits = classifier(q_sample(x0, t, noise), t)\n"
+                  "    return F.cross_entropy(logits, y)"),
+         why="computes the logits without a graph: the loss has the right value but the classifier never learns "
+             "(only the training check on Gaussian classes sees it)"),
     # Task 4: classifier guidance
     dict(name="grad-of-logit", cell="classifier_guidance",
          find="log_probs = F.log_softmax(classifier(x, t), dim=-1)", replace="log_probs = classifier(x, t)",
