@@ -55,12 +55,13 @@ def beta_schedule(kind: str = "linear", num_timesteps: int = 1000, *,
     raise ValueError(f"kind must be 'linear' or 'cosine', not {kind!r}")
 
 
-def schedule_tables(betas: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(betas, alphas, alphas_cumprod), float32 (T,) each: α_t = 1 − β_t, ᾱ_t = Π_{s≤t} α_s."""
+def schedule_tables(betas: Tensor, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor, Tensor]:
+    """(betas, alphas, alphas_cumprod), ``dtype`` (T,) each, computed in float64:
+    α_t = 1 − β_t, ᾱ_t = Π_{s≤t} α_s. float64 suits closed-form checks on toy data."""
     betas = betas.double()
     alphas = 1 - betas
     alphas_cumprod = torch.cumprod(alphas, dim=0)
-    return betas.float(), alphas.float(), alphas_cumprod.float()
+    return betas.to(dtype), alphas.to(dtype), alphas_cumprod.to(dtype)
 
 
 def timestep_sequence(num_timesteps: int, num_steps: int) -> list[int]:
