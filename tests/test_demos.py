@@ -42,9 +42,10 @@ def test_a_failing_lecture_does_not_stop_the_others(lectures, tmp_path):
 
 
 def test_a_cell_past_the_limit_is_stopped_and_shown(tmp_path):
-    path = _notebook(tmp_path / "03-hangs.ipynb", "import time\ntime.sleep(60)")
+    path = _notebook(tmp_path / "03-hangs.ipynb", "import time\ntime.sleep(600)")
     [run] = run_lectures([path], "ci", tmp_path / "html", timeout=2, progress=False)
-    assert run.error and "Timeout" in run.error and run.seconds < 40
+    # stopped long before the cell would have ended (the margin covers a slow kernel start)
+    assert run.error and "Timeout" in run.error and run.seconds < 300
     assert "Timeout" in run.html.read_text()
 
 
