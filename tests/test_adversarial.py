@@ -88,6 +88,12 @@ def _outputs(root, student) -> str:
     return "\n".join(o.get("text", "") + str(o.get("evalue", "")) for c in nb.cells for o in c.get("outputs", []))
 
 
+def _log_tail(out, student, lines=40) -> str:
+    """The end of nbgrader's log for one student, so that an unexpected status explains itself."""
+    log = out / ".work" / student / "nbgrader.log"
+    return "nbgrader.log:\n" + "\n".join(log.read_text().splitlines()[-lines:]) if log.is_file() else "(no nbgrader.log)"
+
+
 def test_suite_covers_every_threat():
     assert len(cases.CASES) >= 20
     assert len({c.name for c in cases.CASES}) == len(cases.CASES)
@@ -103,9 +109,10 @@ def test_every_case_has_a_row_and_a_sandbox(graded):
 @pytest.mark.slow
 @pytest.mark.parametrize("case", cases.CASES, ids=[c.name for c in cases.CASES])
 def test_case_status_and_score(graded, case):
-    _, rows, _ = graded
+    root, rows, _ = graded
     row = rows[case.name]
-    assert row["status"] in case.status.split("|"), f"{case.threat}: {row['status']} ({row['reason']})"
+    assert row["status"] in case.status.split("|"), (f"{case.threat}: {row['status']} ({row['reason']})\n"
+                                                     + _log_tail(root / "out", case.name))
     score = float(row["score"])
     assert score <= case.max_score, f"grade inflation: {case.threat} scored {score} > {case.max_score}"
     assert score >= case.min_score, f"honest work lost: {case.threat} scored {score} < {case.min_score}"
@@ -244,4 +251,5 @@ def test_a_busy_grader_gives_the_same_rows(graded, tmp_path):
               f"{busy[name]['score']} ({busy[name]['reason'][:120]})" for name in LOAD_CASES
               if (quiet[name]["status"], float(quiet[name]["score"]))
               != (busy[name]["status"], float(busy[name]["score"]))]
-    assert not differ, f"graded in {seconds:.0f} s beside the hog:\n" + "\n".join(differ)
+    logs = [_log_tail(out, name) for name in LOAD_CASES if busy[name]["status"] == "error"]
+    assert not differ, f"graded in {seconds:.0f} s beside the hog:\n" + "\n".join(differ + logs)

@@ -106,3 +106,20 @@ def test_every_other_topic_solution_full_marks_blank_zero(topic, tmp_path):
     sol, blank = results["solution"], results["blank"]
     assert sol.status == "graded" and sol.score == sol.autograded_max > 0, (sol.status, sol.reason, sol.score)
     assert blank.status == "graded" and blank.score == 0, (blank.status, blank.reason, blank.score)
+
+
+def test_an_nbgrader_failure_is_reported_by_its_cause():
+    """nbgrader ends every failure with NbGraderException("see the traceback above"): the row's
+    reason must name what went wrong first, not that closing line."""
+    from genlab.grader.grading import _classify
+
+    log = ("[AutogradeApp | ERROR] There was an error processing assignment: x\n"
+           "Traceback (most recent call last):\n"
+           '  File "base.py", line 1, in convert\n'
+           "sqlite3.OperationalError: database is locked\n"
+           "Traceback (most recent call last):\n"
+           "    raise NbGraderException(msg)\n"
+           "nbgrader.converters.base.NbGraderException: Please see the the above traceback\n")
+    status, reason = _classify(log)
+    assert status == "error" and reason == "nbgrader failed: sqlite3.OperationalError: database is locked"
+    assert _classify("something odd\nlast line")[1] == "nbgrader failed: last line"

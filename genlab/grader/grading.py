@@ -120,8 +120,11 @@ def _classify(log: str) -> tuple[str, str]:
             line = next((ln.strip() for ln in log.splitlines() if match.group(0) in ln), "")
             return status, f"{reason} ({line[:160]})" if line else reason
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    # a traceback's last line names the cause ("sqlite3.OperationalError: database is locked");
+    # nbgrader's own NbGraderException only says "see the log above", so the first cause wins
+    causes = [ln for ln in lines if re.match(r"[\w.]*(Error|Exception|Exit)\b:", ln) and "NbGraderException" not in ln]
     errors = [ln for ln in lines if re.search(r"\w(Error|Exception)\b", ln) and "see the the above" not in ln]
-    return "error", f"nbgrader failed: {(errors or lines or ['no log'])[-1][:240]}"
+    return "error", f"nbgrader failed: {(causes[:1] or errors[-1:] or lines[-1:] or ['no log'])[0][:240]}"
 
 
 def _precheck(path: Path, release: nbformat.NotebookNode) -> tuple[str, str] | nbformat.NotebookNode:
