@@ -91,7 +91,9 @@ def _outputs(root, student) -> str:
 def _log_tail(out, student, lines=40) -> str:
     """The end of nbgrader's log for one student, so that an unexpected status explains itself."""
     log = out / ".work" / student / "nbgrader.log"
-    return "nbgrader.log:\n" + "\n".join(log.read_text().splitlines()[-lines:]) if log.is_file() else "(no nbgrader.log)"
+    if not log.is_file():
+        return "(no nbgrader.log)"
+    return "nbgrader.log:\n" + "\n".join(log.read_text().splitlines()[-lines:])
 
 
 def test_suite_covers_every_threat():
