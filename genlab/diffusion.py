@@ -7,7 +7,8 @@ notebook needs around those pieces:
 - :func:`beta_schedule`: the β_t tables of Ho et al. (linear 1e-4 → 0.02) and Nichol &
   Dhariwal (cosine), as float64 tensors (T,); :func:`schedule_tables`: β_t, α_t, ᾱ_t as
   float32 (the products in float64 first);
-- :func:`timestep_sequence`: the decreasing sub-sequence of timesteps a sampler visits;
+- :func:`timestep_sequence`: the decreasing sub-sequence of timesteps a sampler visits, in one
+  of three spacings (DDIM's uniform stride, evenly from T − 1, Karras et al.'s σ-spacing);
 - :class:`EMA`: an exponential moving average of a network's weights;
 - :func:`train_denoiser`: the training loop (Adam, EMA, tqdm) around a student's loss;
 - :func:`sample_loop`: the reverse-process loop around a student's update rule, and
@@ -64,13 +65,50 @@ def schedule_tables(betas: Tensor, dtype: torch.dtype = torch.float32) -> tuple[
     return betas.to(dtype), alphas.to(dtype), alphas_cumprod.to(dtype)
 
 
-def timestep_sequence(num_timesteps: int, num_steps: int) -> list[int]:
-    """The ``num_steps`` timesteps a sampler visits, decreasing, evenly spaced and ending at
-    0: e.g. T = 1000, 4 steps → [750, 500, 250, 0] (DDIM's "uniform" sub-sequence)."""
-    if not 1 <= num_steps <= num_timesteps:
-        raise ValueError(f"num_steps must be in [1, {num_timesteps}], not {num_steps}")
-    stride = num_timesteps / num_steps
-    return [int(round(i * stride)) for i in reversed(range(num_steps))]
+SPACINGS = ("uniform", "linspace", "karras")
+
+
+def sigmas_for(alphas_cumprod: Tensor, timesteps: list[int]) -> Tensor:
+    """σ_t = √((1 − ᾱ_t)/ᾱ_t) at the given timesteps, float64: the noise-to-signal ratio that
+    x_t/√ᾱ_t carries (the variance-exploding view of the same process)."""
+    a = alphas_cumprod.double()[torch.tensor(timesteps)]
+    return ((1 - a) / a).sqrt()
+
+
+def timestep_sequence(num_timesteps: int, num_steps: int, spacing: str = "uniform", *,
+                      alphas_cumprod: Tensor | None = None, rho: float = 7.0) -> list[int]:
+    """The ``num_steps`` timesteps a sampler visits, decreasing and ending at 0.
+
+    - ``"uniform"`` (DDIM's sub-sequence): evenly spaced with stride T/``num_steps``, e.g.
+      T = 1000, 4 steps → [750, 500, 250, 0]; the first step starts below T − 1.
+    - ``"linspace"``: evenly spaced from T − 1 down to 0, both included (T = 1000, 4 steps
+      → [999, 666, 333, 0]). With the linear β schedule most of them fall where σ_t is large,
+      and the last step jumps from σ ≈ 0.3 (t ≈ 90) to σ ≈ 0.01.
+    - ``"karras"``: from T − 1 to 0, evenly spaced in σ^(1/ρ) between σ_max and σ_min
+      (Karras et al. 2022, eq. 5, ρ = 7), each rounded to the timestep with the nearest σ_t,
+      so the steps are small where the noise is small. Needs ``alphas_cumprod``; timesteps
+      that round to the same t are kept once, so a very large ``num_steps`` may give fewer.
+    """
+    if spacing not in SPACINGS:
+        raise ValueError(f"spacing must be one of {SPACINGS}, not {spacing!r}")
+    lowest = 1 if spacing == "uniform" else 2
+    if not lowest <= num_steps <= num_timesteps:
+        raise ValueError(f"num_steps must be in [{lowest}, {num_timesteps}] for {spacing!r} spacing, not {num_steps}")
+    if spacing == "uniform":
+        stride = num_timesteps / num_steps
+        return [int(round(i * stride)) for i in reversed(range(num_steps))]
+    if spacing == "linspace":
+        return torch.linspace(num_timesteps - 1, 0, num_steps).round().long().tolist()
+    if alphas_cumprod is None or len(alphas_cumprod) != num_timesteps:
+        raise ValueError("karras spacing needs alphas_cumprod, one value per timestep")
+    table = sigmas_for(alphas_cumprod, list(range(num_timesteps)))
+    lo, hi = table[0].item() ** (1 / rho), table[-1].item() ** (1 / rho)
+    out: list[int] = []
+    for i in range(num_steps):
+        t = int((table - (hi + i / (num_steps - 1) * (lo - hi)) ** rho).abs().argmin())
+        if not out or t < out[-1]:
+            out.append(t)
+    return out
 
 
 class EMA:

@@ -81,7 +81,7 @@ from tqdm.auto import tqdm
 
 from genlab import zoo
 from genlab.data.procedural import BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES
-from genlab.diffusion import beta_schedule, schedule_tables, train_denoiser
+from genlab.diffusion import beta_schedule, schedule_tables, sigmas_for, timestep_sequence, train_denoiser
 from genlab.nets.unet import UNet
 
 PAD, START = "<pad>", "<start>"
@@ -304,42 +304,16 @@ def random_captions(attributes: dict[str, Tensor], g: torch.Generator, *,
 
 # --- sampling -------------------------------------------------------------------------------
 
-def sigmas_for(alphas_cumprod: Tensor, timesteps: list[int]) -> Tensor:
-    """σ_t = √((1 − ᾱ_t)/ᾱ_t) at the given timesteps, float64."""
-    a = alphas_cumprod.double()[torch.tensor(timesteps)]
-    return ((1 - a) / a).sqrt()
+SPACINGS = ("karras", "linspace")   # genlab.diffusion.timestep_sequence's spacings from T − 1
 
 
-SPACINGS = ("karras", "linear")
-
-
-def sampling_timesteps(alphas_cumprod: Tensor, steps: int, spacing: str = "karras",
-                       rho: float = 7.0) -> list[int]:
-    """``steps`` decreasing timesteps from T−1 to 0 for :func:`sample`.
-
-    - ``"linear"``: evenly spaced in t. With the linear β schedule most of them fall where
-      σ_t is large; the last step jumps from σ ≈ 0.3 (t ≈ 90) to σ ≈ 0.01 (t = 0), too far
-      for the fine detail, and leaves speckle on flat backgrounds.
-    - ``"karras"``: evenly spaced in σ^(1/ρ) between σ_max and σ_min (Karras et al. 2022,
-      eq. 5, ρ = 7), each rounded to the timestep with the nearest σ_t: small steps where
-      the noise is small. Timesteps that round to the same t are kept once, so a very
-      large ``steps`` may give fewer."""
-    if steps < 2:
-        raise ValueError(f"steps must be >= 2, not {steps}")
+def sampling_timesteps(alphas_cumprod: Tensor, steps: int, spacing: str = "karras") -> list[int]:
+    """``steps`` decreasing timesteps from T−1 to 0 for :func:`sample`
+    (:func:`genlab.diffusion.timestep_sequence`): ``"karras"`` takes small steps where the
+    noise is small; ``"linspace"``, evenly spaced in t, leaves speckle on flat backgrounds."""
     if spacing not in SPACINGS:
         raise ValueError(f"spacing must be one of {SPACINGS}, not {spacing!r}")
-    T = len(alphas_cumprod)
-    if spacing == "linear":
-        return torch.linspace(T - 1, 0, steps).round().long().tolist()
-    table = sigmas_for(alphas_cumprod, list(range(T)))
-    lo, hi = table[0].item() ** (1 / rho), table[-1].item() ** (1 / rho)
-    wanted = [(hi + i / (steps - 1) * (lo - hi)) ** rho for i in range(steps)]
-    out: list[int] = []
-    for sigma in wanted:
-        t = int((table - sigma).abs().argmin())
-        if not out or t < out[-1]:
-            out.append(t)
-    return out
+    return timestep_sequence(len(alphas_cumprod), steps, spacing, alphas_cumprod=alphas_cumprod)
 
 
 @torch.no_grad()
@@ -352,7 +326,7 @@ def sample(model: TextToImage, captions: list[str], *, steps: int = 12, guidance
 
     Heun's method (Karras et al. 2022, Algorithm 1, deterministic) on the probability-flow
     ODE dx/dσ = ε̂(x/√(1+σ²), t(σ)) over σ at the ``steps`` timesteps of
-    :func:`sampling_timesteps` (``spacing`` "karras" or "linear") from T−1 down to 0, then
+    :func:`sampling_timesteps` (``spacing`` "karras" or "linspace") from T−1 down to 0, then
     one Euler step to σ = 0 (2·steps − 1 network calls, each a batched conditional +
     unconditional pass when ``guidance`` ≠ 1).
 

@@ -12,6 +12,7 @@ from genlab.diffusion import (
     lowres_classifier_fd,
     sample_loop,
     schedule_tables,
+    sigmas_for,
     timestep_sequence,
     train_denoiser,
 )
@@ -60,6 +61,25 @@ def test_timestep_sequence():
     assert len(seq) == 50 and seq[-1] == 0 and all(a > b for a, b in pairwise(seq))
     with pytest.raises(ValueError):
         timestep_sequence(10, 11)
+
+
+def test_the_three_spacings_share_one_convention():
+    """Every spacing decreases to 0; linspace and karras start at T − 1; karras is denser
+    near t = 0 (where σ_t is small) than linspace, and needs ᾱ."""
+    _, _, abar = schedule_tables(beta_schedule("linear", 1000))
+    assert timestep_sequence(1000, 4, "linspace") == [999, 666, 333, 0]
+    karras = timestep_sequence(1000, 12, "karras", alphas_cumprod=abar)
+    assert karras[0] == 999 and karras[-1] == 0 and all(a > b for a, b in pairwise(karras))
+    assert karras[-2] < timestep_sequence(1000, 12, "linspace")[-2] / 4
+    sigmas = sigmas_for(abar, karras)
+    assert all(a > b for a, b in pairwise(sigmas.tolist()))
+    torch.testing.assert_close(sigmas[-1], ((1 - abar[0].double()) / abar[0].double()).sqrt())
+    with pytest.raises(ValueError, match="alphas_cumprod"):
+        timestep_sequence(1000, 12, "karras")
+    with pytest.raises(ValueError, match="spacing"):
+        timestep_sequence(1000, 12, "cosine")
+    with pytest.raises(ValueError):
+        timestep_sequence(1000, 1, "linspace")
 
 
 def test_ema_averages_parameters():

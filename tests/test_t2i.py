@@ -307,7 +307,7 @@ def test_sampling_timesteps_run_from_the_last_timestep_to_zero():
     # Karras spacing takes its small steps where the noise is small: the last step before t = 0
     # starts at t = 12 (σ ≈ 0.05) instead of t = 91 (σ ≈ 0.3); evenly in t, ten of the twelve
     # timesteps have σ > 0.5
-    assert spaced["karras"][-2] <= 20 and spaced["linear"][-2] >= 80
+    assert spaced["karras"][-2] <= 20 and spaced["linspace"][-2] >= 80
     many = t2i.sampling_timesteps(abar, 800)       # rounding merges those near t = 0: 669 are left
     assert len(many) < 800 and all(a > b for a, b in pairwise(many))
     with pytest.raises(ValueError):
