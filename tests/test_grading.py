@@ -123,3 +123,27 @@ def test_an_nbgrader_failure_is_reported_by_its_cause():
     status, reason = _classify(log)
     assert status == "error" and reason == "nbgrader failed: sqlite3.OperationalError: database is locked"
     assert _classify("something odd\nlast line")[1] == "nbgrader failed: last line"
+
+
+def test_an_nbgrader_failure_is_graded_once_more_and_noted(tmp_path, monkeypatch):
+    """A row that nbgrader itself failed is graded again; the second outcome counts, the
+    first attempt's log is kept and the review column says what happened."""
+    from genlab.grader import grading
+
+    log = tmp_path / ".work" / "ann" / "nbgrader.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("sqlite3.OperationalError: database is locked")
+    calls = []
+
+    def second(job, student, slot):
+        calls.append(student)
+        return grading.Result(student, "graded", 7.0, 10.0)
+
+    monkeypatch.setattr(grading, "_grade_student", second)
+    monkeypatch.setattr(grading.time, "sleep", lambda s: None)
+    job = grading._Job(tmp_path, tmp_path, "t", tmp_path, grading.Limits(), 10, {}, "none")
+    first = grading.Result("ann", "error", reason="nbgrader failed: sqlite3.OperationalError: database is locked")
+    result = grading._grade_again(job, "ann", 0, first)
+    assert calls == ["ann"] and (result.status, result.score) == ("graded", 7.0)
+    assert "graded twice" in result.review and "database is locked" in result.review
+    assert "database is locked" in (log.parent / "nbgrader-first-attempt.log").read_text()

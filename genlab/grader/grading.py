@@ -523,6 +523,8 @@ def _child(job: _Job, student: str, slot: int, environ: dict[str, str]) -> None:
     work = job.out / ".work" / student
     try:
         result = _grade_student(job, student, slot)
+        if result.status == "error" and result.reason.startswith("nbgrader failed"):
+            result = _grade_again(job, student, slot, result)
     except BaseException as exc:  # noqa: BLE001 - whatever happens, the student gets a status
         result = Result(student, "error", reason=f"grader error: {exc.__class__.__name__}: {exc}"[:300])
     shutil.rmtree(work / "scratch", ignore_errors=True)  # what the kernel wrote, now useless
@@ -532,6 +534,20 @@ def _child(job: _Job, student: str, slot: int, environ: dict[str, str]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(result)))
     os.replace(tmp, path)
+
+
+def _grade_again(job: _Job, student: str, slot: int, first: Result) -> Result:
+    """nbgrader itself failed (not the student's code: that is a test outcome, a timeout, a
+    crash): grade once more, as a teaching assistant would before flagging the row, and keep
+    the first attempt's log. A submission that fails twice stays an ``error``."""
+    log = job.out / ".work" / student / "nbgrader.log"
+    kept = log.read_text() if log.is_file() else ""
+    time.sleep(2 + 3 * slot)           # out of step with the other worker's database writes
+    result = _grade_student(job, student, slot)
+    (log.parent / "nbgrader-first-attempt.log").write_text(kept)
+    note = f"graded twice: the first attempt failed ({first.reason[:200]})"
+    result.review = f"{result.review}; {note}" if result.review else note
+    return result
 
 
 def _match_torch_threads() -> None:

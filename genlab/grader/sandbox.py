@@ -494,6 +494,10 @@ class SandboxedExecute(Execute):
     # {"setup": [sources], "tests": {grade_id: source}, "seed": int} from the source notebook:
     # its test cells run in the judge (genlab.grader.judge), outside the kernel
     judge_json = Unicode("").tag(config=True)
+    # No student code runs before the kernel answers kernel_info, so waiting longer costs a
+    # student nothing; nbclient's 60 s made a kernel that started slowly on a loaded grader
+    # (torch imported in a fresh sandbox beside two other kernels) an nbgrader 'error'.
+    startup_timeout = Integer(300).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager
