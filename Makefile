@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TOPIC  ?= 01
 SUBMISSIONS ?= submitted
 
-.PHONY: setup upgrade test lint lab demos release check grade bench clean
+.PHONY: setup upgrade test test-under-load test-shuffled lint lab demos release check grade bench clean
 
 setup: $(STAMP)
 
@@ -30,9 +30,28 @@ upgrade:
 	@touch $(STAMP)
 	@echo "constraints.txt rewritten (git diff constraints.txt); now run: make test"
 
+PYTEST := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist worksteal --durations=25
+RUNS   ?= 3
+SEED   ?=
+
 ## the whole test suite (library, notebooks, release sync, grading validity), 2 workers
 test: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist worksteal --durations=25
+	$(PYTEST)
+
+## the whole suite RUNS times in a row (default 3) while stress-ng keeps every core busy
+## (Debian: stress-ng); stops at the first failing run
+test-under-load: setup
+	@command -v stress-ng >/dev/null || { echo "test-under-load needs stress-ng (apt-get install stress-ng)"; exit 2; }
+	@stress-ng --cpu 0 --timeout 6h --quiet & hog=$$!; trap "kill $$hog 2>/dev/null" EXIT; \
+	for run in $$(seq $(RUNS)); do \
+	  echo "== run $$run of $(RUNS), beside stress-ng --cpu 0 (every core) =="; \
+	  $(PYTEST) || exit $$?; \
+	done
+
+## the whole suite once in a shuffled order (pytest-randomly; the seed is printed at the top,
+## `make test-shuffled SEED=<n>` repeats an order)
+test-shuffled: setup
+	$(PYTEST) -p randomly $(if $(SEED),--randomly-seed=$(SEED))
 
 ## ruff over genlab/, tests/, bench/, autograder/ and lectures/ with the rules in pyproject.toml
 ## ([tool.ruff]); `make test` runs the same check (tests/test_lint.py)
