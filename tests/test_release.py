@@ -66,3 +66,29 @@ def test_solution_anatomy(topic):
 @pytest.mark.parametrize("topic", TOPICS)
 def test_every_topic_has_a_lecture(topic):
     assert (LECTURES / f"{topic}.ipynb").is_file()
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_readme_row_states_the_topic_as_it_is(topic):
+    """The README's "ready: N tasks, A autograded + W written points, M mutants, K nulls" is
+    counted from the solution and autograder/, so it cannot drift from them."""
+    import re
+
+    from genlab.course import REPO_ROOT
+    from genlab.grader.validity import load_mutants, load_nulls
+
+    cells = [(c.cell_type, c.metadata.get("nbgrader", {})) for c in nbformat.read(solution_path(topic), 4).cells]
+    counted = (sum(kind == "code" and m.get("solution", False) for kind, m in cells),
+               sum(m.get("points", 0) for kind, m in cells if kind == "code" and m.get("grade")),
+               sum(m.get("points", 0) for kind, m in cells if kind == "markdown" and m.get("grade")),
+               len(load_mutants(topic)), len(load_nulls(topic)))
+    row = next((line for line in (REPO_ROOT / "README.md").read_text().splitlines()
+                if line.startswith(f"| {topic[:2]} |")), None)
+    assert row, f"README.md has no row for topic {topic}"
+    if "ready:" not in row:
+        pytest.skip(f"topic {topic} is not marked ready")
+    stated = re.search(r"ready: (\d+) tasks?, (\d+) autograded \+ (\d+) written points, (\d+) mutants?, "
+                       r"(\d+) nulls?", row)
+    assert stated, f"README row of {topic} does not say 'ready: N tasks, A autograded + W written points, ...'"
+    expected = "ready: {} tasks, {} autograded + {} written points, {} mutants, {} nulls".format(*counted)
+    assert tuple(int(g) for g in stated.groups()) == counted, f"README row of {topic}: write '{expected}'"
