@@ -1,4 +1,4 @@
-"""nbgrader configuration of the course (DESIGN §5).
+"""nbgrader configuration of the course (docs/grading.md).
 
 `genlab release`, `genlab grade` and JupyterLab's Formgrader read this file. Paths are
 relative to the repository root, the parent of this folder.

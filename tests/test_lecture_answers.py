@@ -1,4 +1,4 @@
-"""No lecture holds a runnable copy of a graded answer (DESIGN §2, issue 22 item 3).
+"""No lecture holds a runnable copy of a graded answer (docs/new-topic.md, "The solution notebook").
 
 For every topic, every answer of its solution notebook (the code between ``### BEGIN
 SOLUTION`` and ``### END SOLUTION`` in the code cells that nbgrader marks ``solution``; an
