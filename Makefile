@@ -34,10 +34,10 @@ upgrade:
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist worksteal --durations=25
 
-## ruff over genlab/, tests/, bench/, autograder/ and lectures/ with the rules in pyproject.toml
-## ([tool.ruff]); `make test` runs the same check (tests/test_lint.py)
+## ruff over genlab/, tests/, bench/, autograder/, lectures/, solutions/ and assignments/ with the
+## rules in pyproject.toml ([tool.ruff]); `make test` runs the same check (tests/test_lint.py)
 lint: setup
-	$(BIN)/ruff check genlab tests bench autograder lectures
+	$(BIN)/ruff check genlab tests bench autograder lectures solutions assignments
 
 ## JupyterLab on the course (students open assignments/, lecturers lectures/, instructors
 ## Nbgrader > Formgrader, which reads autograder/nbgrader_config.py through JUPYTER_CONFIG_PATH)
