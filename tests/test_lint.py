@@ -1,5 +1,6 @@
-"""ruff, with the rules in pyproject.toml ([tool.ruff]), over the course's Python code and the
-lectures: the same check as `make lint`, run by `make test` so a violation fails the suite."""
+"""ruff, with the rules in pyproject.toml ([tool.ruff]), over the course's Python code, the lectures
+and the nbgrader notebooks (solutions, the generated assignments, the adversarial fixture): the same
+check as `make lint`, run by `make test` so a violation fails the suite."""
 import shutil
 import subprocess
 import sys
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from genlab.course import REPO_ROOT
 
-PATHS = ("genlab", "tests", "bench", "autograder", "lectures")
+PATHS = ("genlab", "tests", "bench", "autograder", "lectures", "solutions", "assignments")
 
 
 def _ruff() -> str:
