@@ -404,7 +404,7 @@ def test_a_class_on_the_hub(running_hub):
     # nbgrader leaves each submission in inbound/ world-readable (0644 in a 0777 folder) and hides
     # it by its name: students cannot list inbound/, and the name ends in a random suffix
     for name in (p.name for p in inbound.iterdir()):
-        assert re.fullmatch(rf"[^+]+\+{TOPIC}\+[^+]+\+[A-Za-z0-9]{{12,}}", name), f"a guessable submission name {name}"
+        assert re.fullmatch(rf"[^+]+\+{TOPIC}\+[^+]+\+[\w-]{{12,}}", name), f"a guessable submission name {name}"
     for role in ("blank", "attack"):
         user = h.students[role]
         for what, path in secrets_.items():
