@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TOPIC  ?= 01
 SUBMISSIONS ?= submitted
 
-.PHONY: setup upgrade test test-under-load test-shuffled lint lab demos release check grade bench clean
+.PHONY: setup upgrade test test-under-load test-shuffled lint lab hub demos release check grade bench clean
 
 setup: $(STAMP)
 
@@ -63,6 +63,13 @@ lint: setup
 lab: setup
 	mkdir -p build/exchange
 	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)"
+
+## a JupyterHub for the course on this machine, demo users: one instructor and STUDENTS students
+## with random passwords (printed); run as root; deploy/jupyterhub/README.md
+STUDENTS ?= 3
+HUB_PORT ?= 8000
+hub: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python deploy/jupyterhub/hub.py demo --students $(STUDENTS) --port $(HUB_PORT)
 
 ## execute every lecture in this machine's profile; HTML with figures in build/lectures/
 demos: setup
