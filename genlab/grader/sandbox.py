@@ -142,6 +142,8 @@ for name, value in (("RLIMIT_DATA", cfg["memory_mb"] * mb), ("RLIMIT_NPROC", cfg
                     ("RLIMIT_FSIZE", cfg["file_mb"] * mb), ("RLIMIT_CPU", cfg["cpu_s"]),
                     ("RLIMIT_CORE", 0)):
     resource.setrlimit(getattr(resource, name), (value, value))
+if os.getpriority(os.PRIO_PROCESS, 0) < 0:
+    os.setpriority(os.PRIO_PROCESS, 0, 0)  # the grader may run at a higher priority; the kernel does not
 if cfg["pdeathsig"]:
     import ctypes
     ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG: SIGKILL when the grader dies
