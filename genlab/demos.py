@@ -13,15 +13,16 @@ from queue import Empty
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-from nbconvert import HTMLExporter
 from tqdm.auto import tqdm
 
 
 def execute(path: Path, *, profile: str | None = None, timeout: int | None = 600,
             cwd: Path | None = None, nb: nbformat.NotebookNode | None = None,
-            on_cell_start: Callable | None = None) -> tuple[nbformat.NotebookNode, float]:
-    """Run a notebook in a fresh kernel (``GENLAB_PROFILE=profile`` if given); return it and
-    the seconds it took. Raises ``nbclient.exceptions.CellExecutionError`` on the first error.
+            on_cell_start: Callable | None = None,
+            env: dict[str, str] | None = None) -> tuple[nbformat.NotebookNode, float]:
+    """Run a notebook in a fresh kernel (``GENLAB_PROFILE=profile`` if given, and the
+    variables of ``env``, e.g. ``GENLAB_SMOKE``); return it and the seconds it took. Raises
+    ``nbclient.exceptions.CellExecutionError`` on the first error.
     ``timeout`` is the limit per cell in seconds (None: no limit); pass ``nb`` (the notebook at
     ``path``, already read) to keep the outputs of the cells that ran when a cell fails;
     ``on_cell_start(cell=, cell_index=)`` is nbclient's hook, called before each cell.
@@ -29,7 +30,7 @@ def execute(path: Path, *, profile: str | None = None, timeout: int | None = 600
     The kernel draws with the inline backend even when the caller set ``MPLBACKEND`` (e.g.
     to Agg in tests), so that figures land in the notebook and its HTML."""
     nb = nbformat.read(path, as_version=4) if nb is None else nb
-    env = {"GENLAB_PROFILE": profile} if profile else {}
+    env = {**(env or {}), **({"GENLAB_PROFILE": profile} if profile else {})}
     saved = {k: os.environ.get(k) for k in [*env, "MPLBACKEND"]}
     os.environ.update(env)
     os.environ.pop("MPLBACKEND", None)
@@ -84,6 +85,9 @@ def export_html(nb: nbformat.NotebookNode, dest: Path) -> Path:
 
     Equations are typeset by MathJax: the local copy of Debian's ``libjs-mathjax`` when it is
     installed (so the page works offline on this machine), else the CDN nbconvert uses."""
+    # imported here: bench/gpu.py executes notebooks where nbconvert is not installed
+    from nbconvert import HTMLExporter
+
     exporter = HTMLExporter()
     if LOCAL_MATHJAX.is_file():
         exporter.mathjax_url = f"{LOCAL_MATHJAX.as_uri()}?config=TeX-AMS_CHTML-full,Safe"

@@ -7,6 +7,13 @@ Every notebook picks its sizes with one call::
 
 ``ci`` is for tests and autograding (≤ 30 s on 2 CPU cores), ``cpu`` for a student on a
 laptop (a few minutes), ``gpu`` for a GPU and lecture demos (≤ ~10 minutes).
+
+Smoke mode (``GENLAB_SMOKE=1``) runs a profile at its own sizes with its loops cut short:
+each ``choose`` call names its loop and sample counts in ``smoke=dict(...)`` and, under
+smoke, those (and only those) replace the profile's values. Widths, image and batch sizes,
+data sets and the device stay the profile's, so the ``gpu`` configuration can be proven
+on a CPU in seconds; quality bars are then printed and not enforced
+(:func:`genlab.checks.check_metric`). Grading never runs in smoke mode.
 """
 from __future__ import annotations
 
@@ -32,12 +39,66 @@ def profile() -> str:
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 
-def choose(*, ci: Any, cpu: Any, gpu: Any, profile_name: str | None = None) -> Any:
-    """Return the value given for the active profile (or for ``profile_name``)."""
+SMOKE_VARIABLE = "GENLAB_SMOKE"
+# what smoke mode may never change: the parts of a configuration that decide shapes,
+# memory and the optimiser, i.e. what a smoke run is there to prove
+# (a key is refused when one of its _-separated words is one of these)
+SIZE_WORDS = frozenset({"width", "size", "batch", "channels", "dim", "depth", "blocks", "layers",
+                        "lr", "unet", "ema", "warmup", "datasets", "scales", "etas", "alphas"})
+
+
+def smoke_mode() -> bool:
+    """True when ``$GENLAB_SMOKE`` is set to 1/true/yes/on."""
+    value = os.environ.get(SMOKE_VARIABLE, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{SMOKE_VARIABLE}={value!r}: use 1 (smoke mode) or 0")
+
+
+def choose(*, ci: Any, cpu: Any, gpu: Any, smoke: Any = None, profile_name: str | None = None) -> Any:
+    """Return the value given for the active profile (or for ``profile_name``).
+
+    ``smoke``: the loop and sample counts that replace the profile's in smoke mode
+    (``$GENLAB_SMOKE=1``); for a dict configuration a dict of some of its keys, else one
+    count. A smoke value may only shrink a count: it is checked against the profile's."""
     name = profile_name or profile()
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; use one of {', '.join(PROFILES)}")
-    return {"ci": ci, "cpu": cpu, "gpu": gpu}[name]
+    value = {"ci": ci, "cpu": cpu, "gpu": gpu}[name]
+    if smoke is None or not smoke_mode():
+        return value
+    return _check_smoke(value, smoke, name)
+
+
+def _check_smoke(value: Any, smoke: Any, name: str) -> Any:
+    """``value`` with the counts of ``smoke`` in place, once they are checked."""
+    if isinstance(value, dict):
+        if not isinstance(smoke, dict):
+            raise TypeError("smoke= must be a dict of some of the configuration's keys")
+        for key, count in smoke.items():
+            if key not in value:
+                raise KeyError(f"smoke= names {key!r}, which the {name} configuration does not have")
+            if SIZE_WORDS & set(key.lower().split("_")):
+                raise ValueError(f"smoke= may only cut loop and sample counts, not {key!r}")
+            _check_smaller(key, count, value[key])
+        return {**value, **smoke}
+    _check_smaller("the value", smoke, value)
+    return smoke
+
+
+def _check_smaller(key: str, count: Any, full: Any) -> None:
+    counts, fulls = (count, full) if isinstance(count, tuple) else ((count,), (full,))
+    if isinstance(full, tuple) and not isinstance(count, tuple):
+        fulls = full
+    if full is None:
+        return          # "all of it" (e.g. n_train=None): any count is smaller
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+        raise TypeError(f"smoke= {key}: counts are whole numbers, got {count!r}")
+    numeric = [f for f in fulls if isinstance(f, int)]
+    if not numeric or max(counts) > max(numeric):
+        raise ValueError(f"smoke= {key}={count!r} is not a shorter run than {full!r}")
 
 
 def device() -> torch.device:

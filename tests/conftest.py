@@ -20,6 +20,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 @pytest.fixture
 def fresh_env(monkeypatch):
     """Clear the genlab environment variables for a test."""
-    for name in ("GENLAB_PROFILE", "GENLAB_DEVICE", "GENLAB_DATA"):
+    for name in ("GENLAB_PROFILE", "GENLAB_DEVICE", "GENLAB_DATA", "GENLAB_SMOKE"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch

@@ -40,8 +40,10 @@ def _grade_class(root):
     other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('another course')")])
     write_submission(folder, "wrong-assignment", TOPIC, other)
     out = root / "out"
+    # GENLAB_SMOKE (short loops, bars not enforced) set by mistake on the grader changes nothing
     run = subprocess.run([sys.executable, "-m", "genlab.cli", "grade", str(folder), "--assignment", "01",
-                          "--out", str(out)], capture_output=True, text=True, timeout=600)
+                          "--out", str(out)], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "GENLAB_SMOKE": "1"})
     assert run.returncode == 0, run.stderr[-3000:]
     (root / "stdout.txt").write_text(run.stdout)
 
@@ -106,6 +108,12 @@ def test_every_other_topic_solution_full_marks_blank_zero(topic, tmp_path):
     sol, blank = results["solution"], results["blank"]
     assert sol.status == "graded" and sol.score == sol.autograded_max > 0, (sol.status, sol.reason, sol.score)
     assert blank.status == "graded" and blank.score == 0, (blank.status, blank.reason, blank.score)
+
+
+def test_grading_never_runs_in_smoke_mode():
+    from genlab.grader.grading import grading_environ
+
+    assert grading_environ({"GENLAB_SMOKE": "1", "GENLAB_DATA": "/d"}) == {"GENLAB_DATA": "/d"}
 
 
 def test_an_nbgrader_failure_is_reported_by_its_cause():

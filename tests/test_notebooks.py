@@ -19,3 +19,20 @@ def test_notebook_runs_in_ci_profile(path, tmp_path):
     html = export_html(nb, tmp_path / f"{path.stem}.html").read_text()
     assert html.count('src="data:image/png;base64') >= figures, "figures are embedded in the HTML"
     print(f"{path.name}: {seconds:.1f} s")
+
+
+SMOKE_ENV = {"GENLAB_SMOKE": "1", "GENLAB_DEVICE": "cpu"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebook_runs_in_gpu_profile_under_smoke(path, tmp_path):
+    """The `gpu` configuration at its own sizes (widths, image and batch sizes, data sets) with
+    its loops cut short (GENLAB_SMOKE=1), on the CPU: what a lecturer with a GPU runs, minus
+    the GPU. Quality bars are printed, not enforced (genlab.checks.check_metric)."""
+    nb, seconds = execute(path, profile="gpu", cwd=tmp_path, timeout=300, env=SMOKE_ENV)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "profile 'gpu'" in printed, "each notebook prints its profile (`profile {PROFILE!r} ...`): gpu here"
+    print(f"{path.name} (gpu, smoke): {seconds:.1f} s")

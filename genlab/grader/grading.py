@@ -45,6 +45,7 @@ from genlab.course import SOLUTIONS, nbgrader_config, resolve_topic
 from genlab.grader import rubric, tamper
 from genlab.grader.clock import WALL_BACKSTOP
 from genlab.grader.sandbox import SANDBOX_UID, Limits, Verdict, sandbox_kind
+from genlab.profiles import SMOKE_VARIABLE
 
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid-notebook", "tampered", "missing", "error")
 CSV_FIELDS = ("student", "status", "score", "max_score", "autograded_max", "needs_manual_grade",
@@ -515,7 +516,7 @@ def _child(job: _Job, student: str, slot: int, environ: dict[str, str]) -> None:
     ``environ``: the grading process's environment now (the fork server's is from when it
     started)."""
     os.environ.clear()
-    os.environ.update(environ)
+    os.environ.update(grading_environ(environ))
     _match_torch_threads()
     os.setsid()
     _die_with_parent()
@@ -536,6 +537,12 @@ def _child(job: _Job, student: str, slot: int, environ: dict[str, str]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(result)))
     os.replace(tmp, path)
+
+
+def grading_environ(environ: dict[str, str]) -> dict[str, str]:
+    """The environment a grading process runs with: the grader's, less what must never
+    change a grade (``GENLAB_SMOKE``: short loops and unenforced bars are for smoke runs)."""
+    return {k: v for k, v in environ.items() if k != SMOKE_VARIABLE}
 
 
 def _outrank_kernels() -> None:
