@@ -4,7 +4,9 @@
 - grading one submission of each topic (its reference solution) with `genlab grade`;
 - `python bench/run.py grading [--n 50]`: the sandbox's overhead per submission (bubblewrap
   vs rlimits only, on the cheap adversarial fixture) and the throughput of grading ``--n``
-  copies of topic 01's solution with 1 and with 2 workers.
+  copies of topic 01's solution with 1 and with 2 workers;
+- `python bench/run.py --profile cpu` (or `--profile gpu --smoke`): the notebooks in another
+  profile (the README's profile table), without the grading table.
 
 Each notebook runs in a fresh child process so that its kernel's peak RSS can be read
 from that process's RUSAGE_CHILDREN.
@@ -30,23 +32,24 @@ from genlab.tables import format_table  # noqa: E402
 CI_BUDGET_S = 30     # the ci profile's promise per notebook (genlab/profiles.py)
 
 
-def _one(path: str) -> None:
+def _one(path: str, profile: str, smoke: bool) -> None:
     from genlab.demos import execute
 
     with tempfile.TemporaryDirectory() as tmp:
-        _, seconds = execute(Path(path), profile="ci", cwd=Path(tmp))
+        _, seconds = execute(Path(path), profile=profile, cwd=Path(tmp), timeout=None if profile != "ci" else 600,
+                             env={"GENLAB_SMOKE": "1", "GENLAB_DEVICE": "cpu"} if smoke else None)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)   # the kernel, which has ended
     print(json.dumps({"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024,
                       "cpu_s": usage.ru_utime + usage.ru_stime}))
 
 
-def _measure(path: Path) -> dict:
+def _measure(path: Path, profile: str = "ci", smoke: bool = False) -> dict:
     # as the grader runs a kernel (genlab.grader.grading.KERNEL_ENV): OpenMP threads that spin
     # while they wait made a loaded machine's kernels burn 5-10x the CPU time
     env = {**os.environ, "TQDM_DISABLE": "1", "MPLBACKEND": "Agg", "OMP_WAIT_POLICY": "PASSIVE"}
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, __file__, "--one", str(path)], capture_output=True,
-                         text=True, env=env)
+    run = subprocess.run([sys.executable, __file__, "--one", str(path), "--profile", profile,
+                          *(["--smoke"] if smoke else [])], capture_output=True, text=True, env=env)
     if run.returncode:
         return {"seconds": float("nan"), "peak_mb": float("nan"), "cpu_s": float("nan"), "error": run.stderr[-300:]}
     result = json.loads(run.stdout.strip().splitlines()[-1])
@@ -143,27 +146,36 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--topic", help="only this topic (slug)")
     parser.add_argument("--n", type=int, default=50, help="submissions in the grading throughput run")
+    parser.add_argument("--profile", default="ci", choices=("ci", "cpu", "gpu"),
+                        help="the notebooks' profile (default ci; the budget and grading rows are ci's)")
+    parser.add_argument("--smoke", action="store_true", help="GENLAB_SMOKE=1 on the CPU (the gpu profile's sizes)")
+    parser.add_argument("--notebooks-only", action="store_true", help="skip the grading table")
     args = parser.parse_args()
     if args.one:
-        _one(args.one)
+        _one(args.one, args.profile, args.smoke)
         return
     if args.what == "grading":
         bench_grading(args.n)
         return
     chosen = [t for t in topics() if not args.topic or t.startswith(args.topic)]
-    print(f"genlab bench — {os.cpu_count()} CPU cores, profile ci, load average "
+    mode = f"profile {args.profile}" + (" under smoke (GENLAB_SMOKE=1) on the CPU" if args.smoke else "")
+    print(f"genlab bench — {os.cpu_count()} CPU cores, {mode}, load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (wall times grow with the load, CPU seconds "
           f"hardly do); budget {CI_BUDGET_S} s per notebook on a quiet machine\n")
     rows = []
     for topic in chosen:
         for kind, path in (("lecture", LECTURES / f"{topic}.ipynb"), ("solution", solution_path(topic))):
             if path.is_file():
-                r = _measure(path)
-                over = "over budget" if r["cpu_s"] > CI_BUDGET_S else ""
+                r = _measure(path, args.profile, args.smoke)
+                over = "over budget" if args.profile == "ci" and not args.smoke and r["cpu_s"] > CI_BUDGET_S else ""
                 rows.append((f"{topic} {kind}", f"{r['seconds']:.1f}", f"{r['total']:.1f}" if "total" in r else "-",
                              f"{r['cpu_s']:.1f}", f"{r['peak_mb']:.0f}",
                              over or r.get("error", "").replace("\n", " ")[:60]))
+                print(f"  {rows[-1][0]}: {rows[-1][1]} s, kernel CPU {rows[-1][3]} s {rows[-1][5]}",
+                      file=sys.stderr, flush=True)
     print(format_table(rows, ("notebook", "execute s", "with start s", "kernel CPU s", "kernel peak MB", "note")))
+    if args.notebooks_only or args.profile != "ci" or args.smoke:
+        return
     print()
     grading = [(topic, *_grade_time(topic)) for topic in chosen]
     print(format_table([(t, f"{s:.1f}", o) for t, s, o in grading], ("topic", "grade 1 submission s", "result")))

@@ -42,9 +42,11 @@ def profile() -> str:
 SMOKE_VARIABLE = "GENLAB_SMOKE"
 # what smoke mode may never change: the parts of a configuration that decide shapes,
 # memory and the optimiser, i.e. what a smoke run is there to prove
-# (a key is refused when one of its _-separated words is one of these)
+# (a key is refused when one of its _-separated words is one of these, unless another one is a
+# word of COUNT_WORDS: `unet` is refused, `unet_steps` allowed)
 SIZE_WORDS = frozenset({"width", "size", "batch", "channels", "dim", "depth", "blocks", "layers",
                         "lr", "unet", "ema", "warmup", "datasets", "scales", "etas", "alphas"})
+COUNT_WORDS = frozenset({"steps", "iters", "samples", "every", "n"})
 
 
 def smoke_mode() -> bool:
@@ -80,7 +82,8 @@ def _check_smoke(value: Any, smoke: Any, name: str) -> Any:
         for key, count in smoke.items():
             if key not in value:
                 raise KeyError(f"smoke= names {key!r}, which the {name} configuration does not have")
-            if SIZE_WORDS & set(key.lower().split("_")):
+            words = set(key.lower().split("_"))
+            if SIZE_WORDS & words and not COUNT_WORDS & words:
                 raise ValueError(f"smoke= may only cut loop and sample counts, not {key!r}")
             _check_smaller(key, count, value[key])
         return {**value, **smoke}

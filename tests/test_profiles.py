@@ -47,12 +47,13 @@ def test_seed_all_makes_runs_repeatable():
     assert not torch.equal(torch.randn(3), a[0])
 
 
-GPU = dict(steps=20000, width=128, batch=256, n_eval=10000, table=(10, 50, 1000), n_train=None)
+GPU = dict(steps=20000, width=128, batch=256, n_eval=10000, table=(10, 50, 1000), n_train=None, unet=dict(c=8),
+           unet_steps=3000)
 
 
 def test_smoke_cuts_only_the_named_counts(fresh_env):
     fresh_env.setenv("GENLAB_PROFILE", "gpu")
-    smoke = dict(steps=3, n_eval=200, table=(2, 3), n_train=500)
+    smoke = dict(steps=3, n_eval=200, table=(2, 3), n_train=500, unet_steps=3)
     assert genlab.choose(ci={}, cpu={}, gpu=GPU, smoke=smoke) == GPU     # off: the profile as it is
     fresh_env.setenv("GENLAB_SMOKE", "1")
     assert genlab.smoke_mode()
@@ -67,7 +68,7 @@ def test_smoke_cuts_only_the_named_counts(fresh_env):
 def test_smoke_refuses_sizes_growth_and_unknown_keys(fresh_env):
     fresh_env.setenv("GENLAB_PROFILE", "gpu")
     fresh_env.setenv("GENLAB_SMOKE", "1")
-    for bad, error in ((dict(width=8), "not 'width'"), (dict(batch=8), "not 'batch'"),
+    for bad, error in ((dict(width=8), "not 'width'"), (dict(batch=8), "not 'batch'"), (dict(unet=3), "not 'unet'"),
                        (dict(steps=30000), "not a shorter run"), (dict(table=(2, 2000)), "not a shorter run"),
                        (dict(stesp=3), "does not have")):
         with pytest.raises((ValueError, KeyError), match=error):
