@@ -76,15 +76,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _print_results(results, out: Path) -> None:
-    print(format_table([(r.student, r.status, f"{r.score:g}/{r.autograded_max:g}"
-                         if r.status in ("graded", "tampered", "timeout", "memory") else "-",
-                         "" if r.late is None else f"{r.late} s late", r.reason[:110]) for r in results],
-                       ("student", "status", "score", "late", "reason")))
+    late = [r for r in results if r.late is not None]
+    rows = [(r.student, r.status, f"{r.score:g}/{r.autograded_max:g}"
+             if r.status in ("graded", "tampered", "timeout", "memory") else "-",
+             *([f"{r.late} s" if r.late is not None else ""] if late else []), r.reason[:110]) for r in results]
+    print(format_table(rows, ("student", "status", "score", *(["late"] if late else []), "reason")))
     print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}")
     ungraded = [r for r in results if r.status != "graded"]
     if ungraded:
         print(f"{len(ungraded)} of {len(results)} submissions need attention (status is not 'graded')")
-    late = [r for r in results if r.late is not None]
     if late:
         print(f"{len(late)} of {len(results)} submissions came in after the due date (column 'late', in seconds)")
 
