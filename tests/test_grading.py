@@ -295,6 +295,17 @@ def test_merging_again_changes_nothing_and_shards_may_come_one_at_a_time(sharded
     before = _snapshot(at_once)
     assert merge([two, one], at_once)[1] == []
     assert _snapshot(at_once) == before, "idempotent, and what Formgrader graded stays"
+    journal = (at_once / "journal.jsonl").read_text().splitlines(keepends=True)
+    (at_once / "journal.jsonl").write_text("".join(journal[:-1]) + journal[-1][:20])   # stopped mid-line
+    (at_once / "grades.csv").unlink()
+    (at_once / "grading.json").unlink()
+    shutil.rmtree(at_once / "feedback" / "tampered")
+    assert merge([one, two], at_once)[1] == []
+    after = _snapshot(at_once)
+    assert after.pop("journal.jsonl").startswith("".join(journal[:-1]).encode())
+    assert after == {k: v for k, v in before.items() if k != "journal.jsonl"}, "an interrupted merge resumes"
+    resumed = (at_once / "journal.jsonl").read_bytes()
+    assert merge([one, two], at_once)[1] == [] and (at_once / "journal.jsonl").read_bytes() == resumed
 
     rows, warnings = merge([one], one_by_one)
     assert [r.student for r in rows] == ["blank", "dead-kernel"]

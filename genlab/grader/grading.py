@@ -851,7 +851,11 @@ class _Journal:
         if discard and path.exists():
             path.unlink()
         if path.exists():
-            for line in path.read_text().splitlines():
+            text = path.read_text()
+            if text and not text.endswith("\n"):   # cut short: the next entry starts on a line of its own
+                with open(path, "a") as f:
+                    f.write("\n")
+            for line in text.splitlines():
                 try:
                     entry = json.loads(line)
                 except ValueError:

@@ -188,10 +188,17 @@ def _replace_tree(src: Path, dest: Path) -> None:
         shutil.copytree(src, dest, symlinks=True)
 
 
+def _student_trees(topic: str, student: str) -> list[Path]:
+    return [Path(folder, student, topic) for folder in PER_STUDENT] + [Path(".work", student)]
+
+
 def _copy_files(src: Path, out: Path, topic: str, student: str) -> None:
-    for folder in PER_STUDENT:
-        _replace_tree(src / folder / student / topic, out / folder / student / topic)
-    _replace_tree(src / ".work" / student, out / ".work" / student)
+    for tree in _student_trees(topic, student):
+        _replace_tree(src / tree, out / tree)
+
+
+def _files_missing(src: Path, out: Path, topic: str, student: str) -> bool:
+    return any((src / tree).is_dir() and not (out / tree).is_dir() for tree in _student_trees(topic, student))
 
 
 def _copy_submission(src: Gradebook, dest: Gradebook, topic: str, student: str) -> bool:
@@ -272,14 +279,19 @@ def merge(dirs: list[str | os.PathLike], out: str | os.PathLike, *,
     journal = _Journal(out / "journal.jsonl", settings, discard=fresh_db)
     stamps = dict(previous.get("students", {})) if previous and not fresh_db else {}
     notes = []
+    for student, (result, shard) in merged.items():
+        stamps[student] = _stamp(result, shard)
     with Gradebook(db_url, course) as dest:
         for shard in shards:
-            todo = [s for s, (_, owner) in merged.items() if owner is shard
-                    and journal.get(s, _stamp(merged[s][0], shard)) is None]
-            if not todo:
+            mine = sorted(s for s, (_, owner) in merged.items() if owner is shard)
+            new = [s for s in mine if journal.get(s, stamps[s]) is None]
+            for student in mine:     # files deleted or not yet copied (an interrupted merge) come back
+                if student not in new and _files_missing(shard.path, out, topic, student):
+                    _copy_files(shard.path, out, topic, student)
+            if not new:
                 continue
             with Gradebook(f"sqlite:///{shard.path / 'gradebook.db'}", course) as src:
-                for student in sorted(todo):
+                for student in new:
                     result = Result.from_dict(asdict(merged[student][0]))
                     _copy_files(shard.path, out, topic, student)
                     if _copy_submission(src, dest, topic, student):
@@ -287,11 +299,7 @@ def merge(dirs: list[str | os.PathLike], out: str | os.PathLike, *,
                                      f"by {shard.label}, which graded a new submission or graded again")
                     html = out / "feedback" / student / topic / f"{topic}.html"
                     result.feedback = str(html) if result.feedback and html.is_file() else ""
-                    stamp = _stamp(merged[student][0], shard)
-                    journal.add(student, stamp, result)
-                    stamps[student] = stamp
-    for student, (result, shard) in merged.items():
-        stamps[student] = _stamp(result, shard)
+                    journal.add(student, stamps[student], result)
 
     rows = [journal.get(s, stamps[s]) for s in sorted(stamps)]
     lost = [s for s, r in zip(sorted(stamps), rows, strict=True) if r is None]
