@@ -659,9 +659,9 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
     ``source``: the nbgrader source folder holding ``<topic>/<topic>.ipynb`` (default the
     course's ``solutions/``). Students already in ``out/journal.jsonl`` with the same
     submission and grader settings keep their result unless ``regrade``. ``shard=(K, N)``:
-    grade only the students whose :func:`shard_of` is K. ``due`` (aware datetime): rows of
-    submissions whose ``timestamp.txt`` is later get the seconds late; it is also the
-    assignment's due date in the gradebook."""
+    grade only the students whose :func:`shard_of` is K. ``due`` (a datetime, UTC when
+    naive): rows of submissions whose ``timestamp.txt`` is later get the seconds late; it is
+    also the assignment's due date in the gradebook."""
     source = Path(source).resolve() if source else SOLUTIONS
     topic = topic if source != SOLUTIONS else resolve_topic(topic)
     submissions = Path(submissions).resolve()
@@ -685,14 +685,15 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
         raise RuntimeError(f"could not register {topic} in the gradebook:\n{released.get('log')}")
 
     if due is not None:
+        due = due.replace(tzinfo=timezone.utc) if due.tzinfo is None else due.astimezone(timezone.utc)
         with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gb:
-            gb.update_or_create_assignment(topic, duedate=due.astimezone(timezone.utc).replace(tzinfo=None))
+            gb.update_or_create_assignment(topic, duedate=due.replace(tzinfo=None))
 
     everyone = students or sorted(p.name for p in submissions.iterdir()
                                   if p.is_dir() and not p.name.startswith("."))
     names = everyone
     if shard:
-        k, n = shard
+        k, n = parse_shard(f"{shard[0]}/{shard[1]}")
         names = students_of_shard(everyone, k, n)
         log(f"shard {k}/{n}: grading {len(names)} of {len(everyone)} students"
             + (f" ({', '.join(names)})" if names else "")
