@@ -315,7 +315,7 @@ def test_merging_again_changes_nothing_and_shards_may_come_one_at_a_time(sharded
     assert _rows(one_by_one) == _rows(at_once)
 
 
-def test_merge_refuses_folders_that_do_not_belong_together(sharded, tmp_path):
+def test_merge_refuses_folders_that_do_not_belong_together(graded, sharded, tmp_path):
     import json
 
     from genlab.grader.merge import MergeError, merge
@@ -341,4 +341,12 @@ def test_merge_refuses_folders_that_do_not_belong_together(sharded, tmp_path):
             merge([one, again], tmp_path / "out3")
     with pytest.raises(MergeError, match="is one of the folders to merge"):
         merge([one, two], two)
+    before = (graded[0] / "grades.csv").read_bytes()
+    old_run = tmp_path / "graded-before-grading.json-existed"
+    old_run.mkdir()
+    shutil.copyfile(one / "journal.jsonl", old_run / "journal.jsonl")
+    for run in (graded[0], old_run):
+        with pytest.raises(MergeError, match="holds a grading run, not a merge"):
+            merge([one, two], run)
+    assert (graded[0] / "grades.csv").read_bytes() == before and sorted(os.listdir(old_run)) == ["journal.jsonl"]
     assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()

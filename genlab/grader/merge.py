@@ -235,6 +235,20 @@ def _copy_submission(src: Gradebook, dest: Gradebook, topic: str, student: str) 
     return by_hand
 
 
+def _graded_here(out: Path) -> bool:
+    """Whether ``out`` has the journal of a grading run (from a genlab without grading.json)."""
+    try:
+        lines = (out / "journal.jsonl").read_text().splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        try:
+            return not json.loads(line)["settings"].startswith("merge-")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return False
+
+
 def merge(dirs: list[str | os.PathLike], out: str | os.PathLike, *,
           source: str | os.PathLike | None = None) -> tuple[list[Result], list[str]]:
     """Merge the output folders ``dirs`` of `genlab grade` runs (shards) into ``out``.
@@ -252,7 +266,7 @@ def merge(dirs: list[str | os.PathLike], out: str | os.PathLike, *,
     shards = sorted((_read_shard(p) for p in dict.fromkeys(paths)),
                     key=lambda s: (s.manifest.get("shard") or [0, 0], str(s.path)))
     previous = _read_manifest(out) if (out / MANIFEST).is_file() else None
-    if previous is not None and previous.get("merged_from") is None:
+    if (previous is not None and previous.get("merged_from") is None) or (previous is None and _graded_here(out)):
         raise MergeError(f"{out} holds a grading run, not a merge: choose another --out")
     _check_together(shards, previous, source)
     merged = _combine(shards)
@@ -314,7 +328,8 @@ def merge(dirs: list[str | os.PathLike], out: str | os.PathLike, *,
                                   else []))
     sources = sorted(set((previous or {}).get("merged_from", [])) | {s.label for s in shards})
     write_manifest(out, {**{k: first.get(k) for k in MUST_AGREE}, "settings": settings, "shard": None,
-                         "sandbox": sorted({s.manifest.get("sandbox") for s in shards}), "class": everyone,
+                         "sandbox": sorted({s.manifest.get("sandbox") for s in shards}
+                                           | set((previous or {}).get("sandbox", []))), "class": everyone,
                          "students": stamps, "merged_from": sources})
     given = {s.manifest["shard"][0] for s in shards if s.manifest.get("shard")}
     absent = [f"{k}/{n}" for k in range(1, n + 1) if k not in given] if n > 1 else []
