@@ -55,21 +55,50 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from genlab.grader.grading import grade
+    from genlab.grader.grading import grade, parse_due, parse_shard
     from genlab.grader.sandbox import Limits
 
+    try:
+        shard = parse_shard(args.shard) if args.shard else None
+        due = parse_due(args.due) if args.due else None
+    except ValueError as error:
+        raise SystemExit(f"genlab grade: {error}") from None
     topic = resolve_topic(args.assignment)
     out = Path(args.out or Path("build") / "grading" / topic)
     limits = Limits(wall_s=args.notebook_timeout, memory_mb=args.memory_mb)
     results = grade(args.submissions, topic, out, workers=args.workers, limits=limits,
-                    cell_timeout=args.cell_timeout, regrade=args.regrade)
-    print(format_table([(r.student, r.status, f"{r.score:g}/{r.autograded_max:g}"
-                         if r.status in ("graded", "tampered", "timeout", "memory") else "-",
-                         r.reason[:110]) for r in results], ("student", "status", "score", "reason")))
+                    cell_timeout=args.cell_timeout, regrade=args.regrade, shard=shard, due=due)
+    _print_results(results, out)
+    if shard:
+        print(f"this is shard {shard[0]}/{shard[1]}: when every shard is done, bring their folders together "
+              f"and run `genlab grade merge DIR... --out OUT`")
+    return 0
+
+
+def _print_results(results, out: Path) -> None:
+    late = [r for r in results if r.late is not None]
+    rows = [(r.student, r.status, f"{r.score:g}/{r.autograded_max:g}"
+             if r.status in ("graded", "tampered", "timeout", "memory") else "-",
+             *([f"{r.late} s" if r.late is not None else ""] if late else []), r.reason[:110]) for r in results]
+    print(format_table(rows, ("student", "status", "score", *(["late"] if late else []), "reason")))
     print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}")
     ungraded = [r for r in results if r.status != "graded"]
     if ungraded:
         print(f"{len(ungraded)} of {len(results)} submissions need attention (status is not 'graded')")
+    if late:
+        print(f"{len(late)} of {len(results)} submissions came in after the due date (column 'late', in seconds)")
+
+
+def cmd_grade_merge(args: argparse.Namespace) -> int:
+    from genlab.grader.merge import MergeError, merge
+
+    try:
+        results, warnings = merge(args.dirs, args.out)
+    except MergeError as error:
+        raise SystemExit(f"genlab grade merge: {error}") from None
+    _print_results(results, Path(args.out))
+    for warning in warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
     return 0
 
 
@@ -205,7 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notebook-timeout", type=float, default=600, help="seconds for a whole notebook (600)")
     p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: autograder/nbgrader_config.py)")
     p.add_argument("--memory-mb", type=int, default=4096, help="memory of a submission's kernel (4096)")
+    p.add_argument("--shard", metavar="K/N", help="grade only shard K of N (1-based; students are assigned by a "
+                                                  "hash of their name); join the shards with `genlab grade merge`")
+    p.add_argument("--due", metavar="WHEN", help="due date, ISO 8601 (e.g. 2026-12-07T23:59:00+01:00; no zone: UTC): "
+                                                 "rows of submissions whose timestamp.txt is later get the "
+                                                 "seconds late in the column 'late'")
     p.set_defaults(func=cmd_grade)
+    p.epilog = "`genlab grade merge DIR... --out OUT` joins the folders of graded shards (see its --help)."
 
     p = sub.add_parser("demos", help="execute the lectures and write HTML with their figures")
     p.add_argument("topic", nargs="?", help="one lecture (slug or number); default all")
@@ -232,8 +267,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("title", help='the title, e.g. "Flow matching"')
     p.set_defaults(func=cmd_new_topic)
 
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:2] == ["grade", "merge"]:   # `genlab grade ./merge` grades a folder named merge
+        args = _merge_parser().parse_args(argv[2:])
+    else:
+        args = parser.parse_args(argv)
     return args.func(args)
+
+
+def _merge_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="genlab grade merge",
+        description="Join the output folders of `genlab grade --shard K/N` runs (grades.csv, gradebook.db, "
+                    "feedback, autograded notebooks) into one folder. Run it again after a shard is regraded "
+                    "or added: students whose grading did not change are left as they are, also their "
+                    "grades entered in Formgrader.")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="the --out folder of each shard")
+    p.add_argument("--out", required=True, help="the merged folder (not one of the DIRs)")
+    p.set_defaults(func=cmd_grade_merge)
+    return p
 
 
 if __name__ == "__main__":

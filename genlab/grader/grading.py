@@ -3,8 +3,10 @@
 Layout read: ``SUBMISSIONS/<student>/<topic>/<topic>.ipynb``. Written under ``out``:
 ``gradebook.db``, ``autograded/``, ``feedback/<student>/<topic>/<topic>.html`` (hidden
 tests stripped), ``grades.csv`` with one row per student (status, score, max score,
-reason) and ``journal.jsonl``, one line per finished student, which makes a re-run
-idempotent and lets an interrupted run resume where it stopped.
+reason, submission time, seconds late), ``journal.jsonl``, one line per finished student,
+which makes a re-run idempotent and lets an interrupted run resume where it stopped, and
+``grading.json``, what the run graded and with which settings. A run may grade one shard of
+the class (``shard=(K, N)``, :func:`shard_of`); :mod:`genlab.grader.merge` joins the shards.
 
 Each student is graded in a child process of its own (``workers`` at a time) whose kernel
 runs in the sandbox of :mod:`genlab.grader.sandbox`; whatever a submission does, the grader goes
@@ -22,6 +24,7 @@ import copy
 import csv
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -31,6 +34,7 @@ import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -49,7 +53,7 @@ from genlab.profiles import SMOKE_VARIABLE
 
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid-notebook", "tampered", "missing", "error")
 CSV_FIELDS = ("student", "status", "score", "max_score", "autograded_max", "needs_manual_grade",
-              "reason", "review", "seconds", "feedback", "sandbox")
+              "reason", "review", "seconds", "feedback", "sandbox", "timestamp", "late")
 # OMP_WAIT_POLICY=PASSIVE: OpenMP threads that spin while waiting slow every other process
 # on a shared machine many times over (measured 576 -> 24 ms per training step).
 KERNEL_ENV = {"GENLAB_PROFILE": "ci", "TQDM_DISABLE": "1", "MPLBACKEND": "Agg", "OMP_WAIT_POLICY": "PASSIVE"}
@@ -90,6 +94,8 @@ class Result:
     feedback: str = ""
     sandbox: str = ""
     review: str = ""             # tamper findings, whatever the status: the instructor looks
+    timestamp: str = ""          # when it was submitted (nbgrader's timestamp.txt), ISO 8601 UTC
+    late: int | None = None      # seconds after the due date; None: on time, or no due date/timestamp
     cell_scores: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -589,18 +595,80 @@ def _die_with_parent() -> None:
         pass
 
 
+# ---------------------------------------------------------------- shards and submission times
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N), 1 <= K <= N; a clear error otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    if not match:
+        raise ValueError(f"--shard expects K/N with whole numbers, e.g. 1/4 (got {text!r})")
+    k, n = int(match.group(1)), int(match.group(2))
+    if n < 1 or not 1 <= k <= n:
+        raise ValueError(f"--shard {text}: K must be between 1 and N (shards are numbered 1 to N), "
+                         f"e.g. 1/{max(n, 2)} … {max(n, 2)}/{max(n, 2)}")
+    return k, n
+
+
+def shard_of(student: str, n: int) -> int:
+    """The shard (1..n) that grades ``student``: from a hash of the name alone, so it does not
+    depend on the order of a folder listing or on which other students exist (a student added
+    later moves no one else)."""
+    return int.from_bytes(hashlib.sha256(student.encode("utf-8")).digest()[:8], "big") % n + 1
+
+
+def students_of_shard(students: list[str], k: int, n: int) -> list[str]:
+    """The students of shard ``k`` of ``n``, in their given order."""
+    return [s for s in students if shard_of(s, n) == k]
+
+
+def parse_due(text: str) -> datetime:
+    """An ISO 8601 date and time -> an aware UTC datetime; without a zone it is UTC."""
+    try:
+        due = datetime.fromisoformat(text.strip())
+    except (AttributeError, ValueError):
+        raise ValueError(f"--due expects an ISO 8601 date and time, e.g. 2026-12-07T23:59:00+01:00 "
+                         f"(got {text!r})") from None
+    return due.replace(tzinfo=timezone.utc) if due.tzinfo is None else due.astimezone(timezone.utc)
+
+
+def submission_time(folder: Path) -> str:
+    """When nbgrader's exchange received the submission (its ``timestamp.txt``), as ISO 8601
+    UTC; '' when there is no such file or it cannot be read."""
+    from nbgrader.utils import parse_utc
+
+    path = folder / "timestamp.txt"
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > 200:
+        return ""
+    try:
+        return parse_utc(path.read_text(encoding="utf-8").strip()).replace(tzinfo=timezone.utc).isoformat()
+    except (ValueError, OverflowError, TypeError, UnicodeDecodeError):
+        return ""
+
+
+def seconds_late(timestamp: str, due: datetime | None) -> int | None:
+    """Whole seconds (rounded up) after ``due``; None when on time or either is unknown."""
+    if not timestamp or due is None:
+        return None
+    late = (datetime.fromisoformat(timestamp) - due).total_seconds()
+    return math.ceil(late) if late > 0 else None
+
+
 # ---------------------------------------------------------------- the class, in parallel
 
 def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
           students: list[str] | None = None, progress: bool = True, workers: int = 1,
           limits: Limits | None = None, cell_timeout: int | None = None,
           source: str | os.PathLike | None = None, regrade: bool = False,
+          shard: tuple[int, int] | None = None, due: datetime | None = None,
           log=print) -> list[Result]:
     """Autograde every ``submissions/<student>/<topic>/<topic>.ipynb``; write ``out/grades.csv``.
 
     ``source``: the nbgrader source folder holding ``<topic>/<topic>.ipynb`` (default the
     course's ``solutions/``). Students already in ``out/journal.jsonl`` with the same
-    submission and grader settings keep their result unless ``regrade``."""
+    submission and grader settings keep their result unless ``regrade``. ``shard=(K, N)``:
+    grade only the students whose :func:`shard_of` is K. ``due`` (a datetime, UTC when
+    naive): rows of submissions whose ``timestamp.txt`` is later get the seconds late; it is
+    also the assignment's due date in the gradebook."""
     source = Path(source).resolve() if source else SOLUTIONS
     topic = topic if source != SOLUTIONS else resolve_topic(topic)
     submissions = Path(submissions).resolve()
@@ -623,8 +691,20 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
     if not released["success"]:
         raise RuntimeError(f"could not register {topic} in the gradebook:\n{released.get('log')}")
 
-    names = students or sorted(p.name for p in submissions.iterdir()
-                               if p.is_dir() and not p.name.startswith("."))
+    if due is not None:
+        due = due.replace(tzinfo=timezone.utc) if due.tzinfo is None else due.astimezone(timezone.utc)
+        with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gb:
+            gb.update_or_create_assignment(topic, duedate=due.replace(tzinfo=None))
+
+    everyone = students or sorted(p.name for p in submissions.iterdir()
+                                  if p.is_dir() and not p.name.startswith("."))
+    names = everyone
+    if shard:
+        k, n = parse_shard(f"{shard[0]}/{shard[1]}")
+        names = students_of_shard(everyone, k, n)
+        log(f"shard {k}/{n}: grading {len(names)} of {len(everyone)} students"
+            + (f" ({', '.join(names)})" if names else "")
+            + f"; skipping {len(everyone) - len(names)}, graded by the other shards")
     env = {**KERNEL_ENV, **{k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ},
            **_thread_env(workers)}
     job = _Job(submissions, source, topic, out, limits, cell_timeout, env, kind)
@@ -633,27 +713,51 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
     journal = _Journal(out / "journal.jsonl", settings, discard=fresh_db or regrade)
     results: dict[str, Result] = {}
     todo = []
-    for student in names:
-        key = _digest(submissions / student / topic)
+    keys = {student: _digest(submissions / student / topic) for student in names}
+    for student, key in keys.items():
         done = journal.get(student, key)
         if done:
             results[student] = done
         else:
             todo.append((student, key))
+    write_manifest(out, {"topic": topic, "rubric": _digest(source / topic), "grader_version": GRADER_VERSION,
+                         "limits": json.loads(limits.to_json()), "cell_timeout": cell_timeout, "sandbox": kind,
+                         "settings": settings, "shard": list(shard) if shard else None,
+                         "due": due.isoformat() if due else None, "submissions": str(submissions),
+                         "class": everyone, "students": keys})
     if results and progress:
         log(f"{len(results)} of {len(names)} students already graded with these settings (journal.jsonl); "
             f"grading the other {len(todo)}")
     bar = tqdm(total=len(todo), desc=f"grading {topic}", disable=not progress)
     for (student, key), result in _run_pool(job, todo, workers):
+        _stamp(result, submissions / student / topic, due)
         journal.add(student, key, result)
         results[student] = result
         bar.update()
     bar.close()
     ordered = [results[s] for s in names]
+    for result in ordered:           # journaled rows too: the due date may have changed
+        _stamp(result, submissions / result.student / topic, due)
     write_csv(ordered, out / "grades.csv")
     if kind != "bwrap":
         _warn_unsandboxed(why, out, log)
     return ordered
+
+
+def _stamp(result: Result, folder: Path, due: datetime | None) -> None:
+    result.timestamp = submission_time(folder)
+    result.late = seconds_late(result.timestamp, due)
+
+
+MANIFEST = "grading.json"
+
+
+def write_manifest(out: Path, manifest: dict) -> None:
+    """``out/grading.json``: what this run grades (topic, shard, the class it saw, each
+    student's submission digest) and with which settings; `genlab grade merge` reads it."""
+    tmp = out / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, out / MANIFEST)
 
 
 def _thread_env(workers: int) -> dict[str, str]:
@@ -755,7 +859,11 @@ class _Journal:
         if discard and path.exists():
             path.unlink()
         if path.exists():
-            for line in path.read_text().splitlines():
+            text = path.read_text()
+            if text and not text.endswith("\n"):   # cut short: the next entry starts on a line of its own
+                with open(path, "a") as f:
+                    f.write("\n")
+            for line in text.splitlines():
                 try:
                     entry = json.loads(line)
                 except ValueError:
