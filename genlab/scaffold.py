@@ -71,8 +71,9 @@ from torch import Tensor
 import genlab
 
 PROFILE = PROFILE or genlab.profile()
+# smoke=: the counts GENLAB_SMOKE=1 cuts (loops and samples only; genlab/profiles.py)
 CFG = genlab.choose(ci=dict(n_samples=2000), cpu=dict(n_samples=20000), gpu=dict(n_samples=100000),
-                    profile_name=PROFILE)
+                    smoke=dict(n_samples=500), profile_name=PROFILE)
 genlab.seed_all(SEED)
 print(f"profile {PROFILE!r}; sizes {CFG}")'''
 
@@ -264,8 +265,8 @@ def lecture_notebook(number: str, title: str) -> nbformat.NotebookNode:
                       'override this cell\nSEED = 0', id="parameters", metadata={"tags": ["parameters"]}),
         new_code_cell('import matplotlib.pyplot as plt\nimport torch\n\n'
                       'CFG = genlab.choose(ci=dict(n_samples=2000), cpu=dict(n_samples=20000), '
-                      'gpu=dict(n_samples=100000),\n                    profile_name=PROFILE)\n'
-                      'genlab.seed_all(SEED)', id="setup"),
+                      'gpu=dict(n_samples=100000),\n                    smoke=dict(n_samples=500), profile_name=PROFILE)\n'
+                      'genlab.seed_all(SEED)\nprint(f"profile {PROFILE!r}; sizes {CFG}")', id="setup"),
         new_markdown_cell(theory, id="theory"),
         new_code_cell(check, id="theory-check"),
         new_markdown_cell("## 2. Demo\n\nPictures of what the model does, with sizes from `CFG`.", id="demo-title"),

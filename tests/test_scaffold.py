@@ -69,7 +69,8 @@ def test_the_scaffold_passes_the_anatomy_tests_as_written(copy):
 
 @pytest.mark.slow
 def test_the_scaffold_runs_and_its_mutants_are_caught(copy):
-    """The template's lecture and solution run in the ci profile, and the replay (test cells
+    """The template's lecture runs in the ci profile, lecture and solution in the gpu profile
+    under smoke, and the replay (test cells
     judged outside the kernel) passes the solution and catches every mutant of the example
     task. (Not graded through nbgrader here: the sandboxed kernel imports the installed
     genlab, not the temporary copy's.)"""
@@ -77,7 +78,7 @@ def test_the_scaffold_runs_and_its_mutants_are_caught(copy):
     result = _run(copy, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_notebooks.py",
                   f"tests/test_mutants.py::test_every_mutant_fails_a_test_of_its_own_task[{SLUG}]")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert re.search(r"\b3 passed\b", result.stdout), result.stdout[-1000:]
+    assert re.search(r"\b4 passed\b", result.stdout), result.stdout[-1000:]
 
 
 def test_new_topic_refuses_a_bad_name_and_a_taken_number(copy, monkeypatch):
