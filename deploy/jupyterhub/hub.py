@@ -46,6 +46,13 @@ class Settings:
     repo: str = str(REPO)                 # the genlab checkout the course folder is filled from
     authenticator: str = "pam"            # or e.g. "native", "ltiauthenticator.lti13.authenticator.LTI13Authenticator"
     spawn_timeout: int = 120              # seconds a server may take to start on a busy machine
+    # beyond one server (z2jh.py): the image with the course environment, and each student's
+    # pod's limits (README, "How many students one server holds", gives their basis)
+    image: str = "registry.example.org/genlab-course:0.1.0"
+    memory_limit: str = "2G"
+    memory_guarantee: str = "1G"
+    cpu_limit: float = 2.0
+    cpu_guarantee: float = 0.5
 
     def __post_init__(self):
         self.grader = self.grader or f"grader-{self.course}"

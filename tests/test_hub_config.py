@@ -1,0 +1,46 @@
+"""The course's settings carried beyond one server: deploy/jupyterhub/z2jh.py makes the
+zero-to-jupyterhub values from the same settings file as hub.py (no hub is started here)."""
+import importlib.util
+import json
+import sys
+
+import yaml
+
+from genlab.course import REPO_ROOT
+
+HERE = REPO_ROOT / "deploy" / "jupyterhub"
+_spec = importlib.util.spec_from_file_location("genlab_z2jh", HERE / "z2jh.py")
+z2jh = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(z2jh)
+sys.modules.setdefault("genlab_z2jh", z2jh)
+
+
+def test_the_shipped_values_are_what_the_settings_make():
+    made = z2jh.render(z2jh.Settings.load(HERE / "settings.example.json"),
+                       "deploy/jupyterhub/settings.example.json")
+    shipped = (HERE / "z2jh-values.example.yaml").read_text()
+    assert shipped == made, "run: python deploy/jupyterhub/z2jh.py deploy/jupyterhub/settings.example.json " \
+                            "> deploy/jupyterhub/z2jh-values.example.yaml"
+
+
+def test_the_values_carry_the_course_settings():
+    settings = json.loads((HERE / "settings.example.json").read_text())
+    s = z2jh.Settings(**{**settings, "course": "ml101", "grader": "", "course_dir": "", "exchange": "/mnt/ex",
+                         "instructors": ["ta1", "ta2"], "students": ["s1"], "memory_limit": "3G",
+                         "image": "reg/img:2.0"})
+    values = yaml.safe_load(z2jh.render(s, "x.json"))
+    single, hub = values["singleuser"], values["hub"]
+    assert single["storage"]["extraVolumeMounts"][0]["mountPath"] == "/mnt/ex"
+    assert single["memory"]["limit"] == "3G" and single["image"] == {"name": "reg/img", "tag": "2.0"}
+    files = {f["mountPath"]: f["stringData"] for f in single["extraFiles"].values()}
+    student = files[f"{z2jh.STUDENT_CONFIG}/nbgrader_config.py"]
+    assert "course_id = 'ml101'" in student and "Exchange.root = '/mnt/ex'" in student
+    assert '"nbgrader.server_extensions.formgrader": False' in files[f"{z2jh.STUDENT_CONFIG}/jupyter_server_config.py"]
+    assert '"nbgrader.server_extensions.formgrader": True' in files[f"{z2jh.COURSE_CONFIG}/jupyter_server_config.py"]
+    assert single["extraEnv"]["JUPYTER_CONFIG_PATH"] == z2jh.STUDENT_CONFIG
+    assert set(hub["config"]["Authenticator"]["allowed_users"]) == {"s1", "ta1", "ta2", "grader-ml101"}
+    role = hub["loadRoles"]["formgrade-ml101"]
+    assert role["groups"] == ["formgrade-ml101"] and "access:servers!user=grader-ml101" in role["scopes"]
+    hook = hub["extraConfig"]["genlab-course"]
+    assert "['ta1', 'ta2']" in hook and "'grader-ml101'" in hook
+    compile(hook, "extraConfig", "exec")        # the hub runs it as Python
