@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TOPIC  ?= 01
 SUBMISSIONS ?= submitted
 
-.PHONY: setup upgrade test test-under-load test-shuffled lint lab hub demos release check grade bench clean
+.PHONY: setup upgrade test test-under-load test-shuffled lint lab hub demos site release check grade bench clean
 
 setup: $(STAMP)
 
@@ -74,6 +74,14 @@ hub: setup
 ## execute every lecture in this machine's profile; HTML with figures in build/lectures/
 demos: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab demos --out build/lectures
+
+## the course site in build/site/ (index.html): the topics' index and every lecture executed in PROFILE
+## (default: this machine's), readable offline; executions are cached per profile in build/site-cache/,
+## so a rebuild after a text edit runs no kernel. One lecture or a few: make site TOPICS="01 02"
+PROFILE ?=
+TOPICS  ?=
+site: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab site $(TOPICS) $(if $(PROFILE),--profile $(PROFILE)) --out build/site
 
 ## regenerate assignments/ from solutions/
 release: setup
