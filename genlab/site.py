@@ -195,11 +195,12 @@ class SiteBuild:
 
 
 def build(profile: str, out: Path, *, lectures: list[Path] | None = None, cache: Path | None = None,
-          src: Path | None = None, timeout: int | None = None) -> SiteBuild:
+          src: Path | None = None, timeout: int | None = None, env: dict[str, str] | None = None) -> SiteBuild:
     """Build the site into ``out`` (``out/index.html``): write the sources, then run Sphinx in a
     subprocess with ``GENLAB_PROFILE=profile`` and static sliders. Executions are kept in ``cache``
     (default ``build/site-cache/<profile>``): only a lecture whose code changed runs again.
-    ``timeout`` is the limit per cell (default: 600 s in ``ci``, none in ``cpu`` and ``gpu``).
+    ``timeout`` is the limit per cell (default: 600 s in ``ci``, none in ``cpu`` and ``gpu``);
+    ``env`` the environment Sphinx and the kernels start from (default this process's).
     Raises :class:`SiteError` with Sphinx's last lines when the build fails."""
     from genlab.demos import cell_timeout
 
@@ -211,7 +212,7 @@ def build(profile: str, out: Path, *, lectures: list[Path] | None = None, cache:
     src = Path(src or out.parent / f"{out.name}-src" / profile).resolve()
     write_sources(src, lectures, profile)
     limit = cell_timeout(profile) if timeout is None else timeout
-    env = dict(os.environ, GENLAB_PROFILE=profile, **{STATIC_SLIDERS: "1"})
+    env = dict(os.environ if env is None else env, GENLAB_PROFILE=profile, **{STATIC_SLIDERS: "1"})
     env.pop("MPLBACKEND", None)             # the kernel draws inline, so that figures reach the pages
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(CONF_DIR), "-j", "1",
                "-D", f"nb_execution_cache_path={cache}", "-D", f"genlab_profile={profile}",

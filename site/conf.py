@@ -3,9 +3,12 @@ writes the sources (index.md generated from the notebooks, lectures/ copied) and
 profile and the execution cache: genlab/site.py."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jupyter_cache.executors.utils as jc_utils
+from docutils import nodes
+from myst_nb.core.render import NbElementRenderer
 
 from genlab.demos import PollingNotebookClient
 from genlab.site import copy_mathjax
@@ -28,8 +31,10 @@ nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_update_mathjax = False
 
-# No kernel, no network: a slider's widget view needs both, so pages show its HTML fallback
-# (genlab.viz.slider_demo's precomputed frames), and the CDN widget manager is not loaded.
+# No kernel, no network: a widget's view needs both. An output with an HTML fallback shows that
+# (genlab.viz.slider_demo's precomputed frames), a progress bar its text; a widget with neither
+# shows a note (_widget_note), and neither the widgets' state nor the CDN widget manager goes
+# into the pages.
 nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 nb_ipywidgets_js = {}
 
@@ -48,6 +53,7 @@ html_theme_options = {
     "use_fullscreen_button": False,
     "use_repository_button": False,
 }
+html_context = {"default_mode": "light"}     # else pydata-sphinx-theme logs "invalid theme mode"
 html_show_sourcelink = False
 
 
@@ -59,6 +65,25 @@ def _polling_execute(nb, cwd=None, km=None, **kwargs):
 
 
 jc_utils.executenb = _polling_execute
+
+WIDGET_NOTE = ('<p class="genlab-live-widget">An interactive widget: it needs a running kernel. Open this '
+               'lecture in JupyterLab (<code>make lab</code>) to use it.</p>')
+
+
+WIDGET_REPR = re.compile(r"^(interactive|VBox|HBox|Box|GridBox|Tab|Accordion)\(children=")   # ipywidgets' repr
+_render_text_plain = NbElementRenderer.render_text_plain
+
+
+def _widget_note(self, data):
+    """A widget's text fallback is its repr, e.g. ``interactive(children=(FloatSlider(...``: say
+    what it is instead."""
+    if WIDGET_REPR.match(data.string):
+        return [nodes.raw("", WIDGET_NOTE, format="html")]
+    return _render_text_plain(self, data)
+
+
+NbElementRenderer.render_text_plain = _widget_note
+NbElementRenderer.render_nb_finalise = lambda self, metadata: None    # only embeds the widgets' state
 
 
 def _static_assets(app) -> None:
