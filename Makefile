@@ -53,10 +53,10 @@ test-under-load: setup
 test-shuffled: setup
 	$(PYTEST) -p randomly $(if $(SEED),--randomly-seed=$(SEED))
 
-## ruff over genlab/, tests/, bench/, autograder/, lectures/, solutions/, assignments/ and deploy/ with the
+## ruff over genlab/, tests/, bench/, autograder/, lectures/, solutions/, assignments/, deploy/ and site/ with the
 ## rules in pyproject.toml ([tool.ruff]); `make test` runs the same check (tests/test_lint.py)
 lint: setup
-	$(BIN)/ruff check genlab tests bench autograder lectures solutions assignments deploy
+	$(BIN)/ruff check genlab tests bench autograder lectures solutions assignments deploy site
 
 ## JupyterLab on the course (students open assignments/, lecturers lectures/, instructors
 ## Nbgrader > Formgrader, which reads autograder/nbgrader_config.py through JUPYTER_CONFIG_PATH)
