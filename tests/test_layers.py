@@ -54,7 +54,7 @@ LAYERS = (
     # demos runs notebooks for lecturers, and genlab.grader.mutation uses its polling client;
     # scaffold writes a new topic's files (`genlab new-topic`); site builds the course site (`make site`)
     ("zoo and notebook tools", ("genlab.recipes", "genlab.export", "genlab.demos", "genlab.scaffold",
-                                "genlab.site")),
+                                "genlab.site", "genlab.slides")),
     ("grader", ("genlab.grader",)),
     ("command line", ("genlab.cli",)),
 )
