@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TOPIC  ?= 01
 SUBMISSIONS ?= submitted
 
-.PHONY: setup upgrade test test-under-load test-shuffled lint lab hub demos site release check grade bench clean
+.PHONY: setup upgrade test test-under-load test-shuffled lint lab slides hub demos site release check grade bench clean
 
 setup: $(STAMP)
 
@@ -63,6 +63,12 @@ lint: setup
 lab: setup
 	mkdir -p build/exchange
 	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)"
+
+## JupyterLab for lecturing: each lecture opens as a RISE slideshow (the notebook toolbar's RISE button);
+## kernels run with GENLAB_STATIC_SLIDERS=1, so slider_demo's sliders also carry their frames and move in
+## the slideshow, where live widgets do not render (jupyterlab-rise 0.43 is built on JupyterLab 4.3)
+slides: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" GENLAB_STATIC_SLIDERS=1 $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" lectures
 
 ## a JupyterHub for the course on this machine, demo users: one instructor and STUDENTS students
 ## with random passwords (printed); run as root; deploy/jupyterhub/README.md
