@@ -186,6 +186,26 @@ def copy_mathjax(static: Path) -> Path:
     return dest
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _failed_lecture(log: str) -> str | None:
+    """'lecture NN failed: <the error's last line>' and the failing cell, from myst-nb's warning
+    in the build's log; None when no lecture failed."""
+    found = re.search(r"/lectures/([^/\s]+)\.ipynb: WARNING: Executing notebook failed: (\w+)(.*?)\[mystnb\.exec\]",
+                      log, re.S)
+    if found is None:
+        return None
+    text = ANSI.sub("", found.group(3))
+    cell = re.search(r"-{18}\n(.*?)\n-{18}", text, re.S)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else found.group(2)
+    message = f"lecture {found.group(1)} failed: {last}"
+    if cell:
+        message += "\nin the cell:\n" + cell.group(1).strip()[-1500:]
+    return message
+
+
 @dataclass
 class SiteBuild:
     out: Path
@@ -221,8 +241,13 @@ def build(profile: str, out: Path, *, lectures: list[Path] | None = None, cache:
     run = subprocess.run(command, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     log = run.stdout + run.stderr
+    (src / "sphinx.log").write_text(log, encoding="utf-8")
     if run.returncode != 0:
+        failed = _failed_lecture(log)
+        if failed:
+            raise SiteError(f"{failed}\n(the whole log: {src / 'sphinx.log'})")
         tail = "\n".join(log.strip().splitlines()[-40:])
-        raise SiteError(f"the site build failed (sphinx exit {run.returncode}):\n{tail}")
+        raise SiteError(f"the site build failed (sphinx exit {run.returncode}):\n{tail}\n"
+                        f"(the whole log: {src / 'sphinx.log'})")
     executed = sorted(set(re.findall(r"/lectures/([^/\s]+)\.ipynb: Executed notebook in", log)))
     return SiteBuild(out, seconds, executed, log)

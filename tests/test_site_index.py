@@ -93,3 +93,16 @@ def test_without_the_switch_a_slider_draws_only_its_value(monkeypatch):
     seen = []
     widget = viz.slider_demo(seen.append, min=0, max=1, step=0.5, value=0.5)
     assert seen == [0.5] and "text/html" not in widget._repr_mimebundle_()
+
+
+def test_a_failing_lecture_is_named_with_its_error_and_cell():
+    from genlab.site import _failed_lecture
+
+    # myst-nb's warning as it appears in the build's log (colours included)
+    log = ("/x/site-src/ci/lectures/03-wgan.ipynb: WARNING: Executing notebook failed: CellExecutionError\n"
+           "Traceback (most recent call last):\n  ...\nnbclient.exceptions.CellExecutionError: An error occurred"
+           " while executing the following cell:\n------------------\nraise ValueError('broken')\n"
+           "------------------\n\n\x1b[31mValueError\x1b[39m: broken\n\n [mystnb.exec] [mystnb.exec]\n")
+    expected = "lecture 03-wgan failed: ValueError: broken\nin the cell:\nraise ValueError('broken')"
+    assert _failed_lecture(log) == expected
+    assert _failed_lecture("build succeeded.") is None
