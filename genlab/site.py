@@ -28,9 +28,10 @@ from genlab.viz import STATIC_SLIDERS
 
 CONF_DIR = REPO_ROOT / "site"                         # conf.py and the site's own static files
 MATHJAX = Path("/usr/share/javascript/mathjax")       # Debian's libjs-mathjax (MathJax 2.7)
-# what the pages use of it: the CommonHTML output with TeX fonts (about 5 MB of 54)
-MATHJAX_SKIP = ("unpacked", "test", "localization", "STIX-Web", "otf", "svg", "SVG", "HTML-CSS.js",
-                "NativeMML", "PlainSource", "PreviewHTML")
+# what the pages use of it: the TeX-AMS_CHTML configuration, the CommonHTML output and its TeX
+# web fonts (about 4 MB of 54)
+MATHJAX_CONFIG = "TeX-AMS_CHTML"
+MATHJAX_SKIP = ("unpacked", "test", "localization", "STIX-Web", "otf", "svg")
 
 
 class SiteError(RuntimeError):
@@ -181,8 +182,16 @@ def copy_mathjax(static: Path) -> Path:
     dest = static / "mathjax"
     if (dest / "MathJax.js").is_file():
         return dest
-    shutil.copytree(MATHJAX, dest, ignore=lambda _dir, names: [n for n in names if n in MATHJAX_SKIP],
-                    dirs_exist_ok=True)
+
+    def unused(folder: str, names: list[str]) -> list[str]:
+        where = Path(folder).relative_to(MATHJAX).as_posix()
+        if where == "config":
+            return [n for n in names if n not in (f"{MATHJAX_CONFIG}.js", "local")]
+        if where == "jax/output":
+            return [n for n in names if n != "CommonHTML"]
+        return [n for n in names if n in MATHJAX_SKIP]
+
+    shutil.copytree(MATHJAX, dest, ignore=unused, dirs_exist_ok=True)
     return dest
 
 

@@ -11,7 +11,7 @@ from docutils import nodes
 from myst_nb.core.render import NbElementRenderer
 
 from genlab.demos import PollingNotebookClient
-from genlab.site import copy_mathjax
+from genlab.site import MATHJAX_CONFIG, copy_mathjax
 
 project = "genlab"
 author = "the genlab course"
@@ -39,7 +39,7 @@ nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json
 nb_ipywidgets_js = {}
 
 # Equations: Debian's MathJax 2, copied into _static/mathjax (copy_mathjax, on builder-inited).
-mathjax_path = "mathjax/MathJax.js?config=TeX-AMS_CHTML"
+mathjax_path = f"mathjax/MathJax.js?config={MATHJAX_CONFIG}"
 mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]]},
                    "messageStyle": "none", "menuSettings": {"zoom": "None"}}
 

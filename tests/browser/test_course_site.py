@@ -69,7 +69,12 @@ def site(tmp_path_factory):
 def test_reader_follows_the_index_to_three_lectures_offline(site, page, artifacts):
     first, _, _ = site
     requests: list[str] = []
+    failed: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
+    # a missing file fails with net::ERR_FILE_NOT_FOUND; ERR_ABORTED is a load cut short by the
+    # next navigation (MathJax still loading its parts when the test clicks on)
+    page.on("requestfailed", lambda r: "ERR_ABORTED" in (r.failure or "")
+            or failed.append(f"{r.url[:120]}: {r.failure}"))
     index = first.out / "index.html"
     page.goto(index.as_uri(), wait_until="load")
     headings = page.locator("article h2").all_inner_texts()
@@ -114,6 +119,7 @@ def test_reader_follows_the_index_to_three_lectures_offline(site, page, artifact
     remote = [u for u in requests if not u.startswith(("file:", "data:", "blob:"))]
     assert not remote, f"requests that left the machine: {remote}"
     assert any("/_static/mathjax/" in u for u in requests), "MathJax came from the site's own copy"
+    assert not failed, f"files the pages asked for and did not get: {failed}"
     assert not page.console_errors, page.console_errors
 
 
