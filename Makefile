@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TOPIC  ?= 01
 SUBMISSIONS ?= submitted
 
-.PHONY: setup upgrade test test-under-load test-shuffled lint lab hub demos release check grade bench clean
+.PHONY: setup upgrade test test-under-load test-shuffled lint lab slides hub demos site release check grade bench clean
 
 setup: $(STAMP)
 
@@ -53,16 +53,22 @@ test-under-load: setup
 test-shuffled: setup
 	$(PYTEST) -p randomly $(if $(SEED),--randomly-seed=$(SEED))
 
-## ruff over genlab/, tests/, bench/, autograder/, lectures/, solutions/, assignments/ and deploy/ with the
+## ruff over genlab/, tests/, bench/, autograder/, lectures/, solutions/, assignments/, deploy/ and site/ with the
 ## rules in pyproject.toml ([tool.ruff]); `make test` runs the same check (tests/test_lint.py)
 lint: setup
-	$(BIN)/ruff check genlab tests bench autograder lectures solutions assignments deploy
+	$(BIN)/ruff check genlab tests bench autograder lectures solutions assignments deploy site
 
 ## JupyterLab on the course (students open assignments/, lecturers lectures/, instructors
 ## Nbgrader > Formgrader, which reads autograder/nbgrader_config.py through JUPYTER_CONFIG_PATH)
 lab: setup
 	mkdir -p build/exchange
 	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)"
+
+## JupyterLab for lecturing: each lecture opens as a RISE slideshow (the notebook toolbar's RISE button);
+## kernels run with GENLAB_STATIC_SLIDERS=1, so slider_demo's sliders also carry their frames and move in
+## the slideshow, where live widgets do not render (jupyterlab-rise 0.43 is built on JupyterLab 4.3)
+slides: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" GENLAB_STATIC_SLIDERS=1 $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" lectures
 
 ## a JupyterHub for the course on this machine, demo users: one instructor and STUDENTS students
 ## with random passwords (printed); run as root; deploy/jupyterhub/README.md
@@ -74,6 +80,14 @@ hub: setup
 ## execute every lecture in this machine's profile; HTML with figures in build/lectures/
 demos: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab demos --out build/lectures
+
+## the course site in build/site/ (index.html): the topics' index and every lecture executed in PROFILE
+## (default: this machine's), readable offline; executions are cached per profile in build/site-cache/,
+## so a rebuild after a text edit runs no kernel. One lecture or a few: make site TOPICS="01 02"
+PROFILE ?=
+TOPICS  ?=
+site: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab site $(TOPICS) $(if $(PROFILE),--profile $(PROFILE)) --out build/site
 
 ## regenerate assignments/ from solutions/
 release: setup

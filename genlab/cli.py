@@ -1,4 +1,4 @@
-"""The `genlab` command: release, check, grade, demos, data, zoo, new-topic."""
+"""The `genlab` command: release, check, grade, demos, site, slides, data, zoo, new-topic."""
 from __future__ import annotations
 
 import argparse
@@ -118,6 +118,48 @@ def cmd_demos(args: argparse.Namespace) -> int:
     failed = [r for r in runs if r.error is not None]
     print(f"\nHTML in {args.out}" + (f"; {len(failed)} of {len(runs)} lectures failed (their pages show the error)"
                                      if failed else ""))
+    return 1 if failed else 0
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from genlab.profiles import profile
+    from genlab.site import SiteError, build
+
+    name = args.profile or profile()
+    paths = sorted(LECTURES.glob("*.ipynb"))
+    if args.topics:
+        wanted = [resolve_topic(t) for t in args.topics]
+        paths = [p for p in paths if p.stem in wanted]
+        if len(paths) != len(wanted):
+            raise SystemExit(f"no lecture for {sorted(set(wanted) - {p.stem for p in paths})} in {LECTURES}")
+    print(f"building the site ({name} profile, {len(paths)} lectures) into {args.out} ...", flush=True)
+    try:
+        result = build(name, Path(args.out), lectures=paths, cache=args.cache and Path(args.cache))
+    except SiteError as error:
+        print(error, file=sys.stderr)
+        return 1
+    ran = ", ".join(result.executed) if result.executed else "none (all from the cache)"
+    print(f"site built in {result.seconds:.0f} s: {result.out / 'index.html'}\nlectures executed: {ran}")
+    return 0
+
+
+def cmd_slides(args: argparse.Namespace) -> int:
+    import nbformat
+
+    from genlab.slides import problems, write_slides
+
+    paths = sorted(LECTURES.glob("*.ipynb"))
+    if args.topics:
+        wanted = [resolve_topic(t) for t in args.topics]
+        paths = [p for p in paths if p.stem in wanted]
+    failed = 0
+    for path in paths:
+        if args.check:
+            found = problems(nbformat.read(path, as_version=4))
+            failed += bool(found)
+            print(f"{path.stem}: " + ("ok" if not found else "; ".join(found)))
+        else:
+            print(f"{path.stem}: {write_slides(path, reset=args.reset)} cells given a slide type")
     return 1 if failed else 0
 
 
@@ -247,6 +289,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", choices=("ci", "cpu", "gpu"), help="default: this machine's")
     p.add_argument("--out", default="build/lectures")
     p.set_defaults(func=cmd_demos)
+
+    p = sub.add_parser("site", help="build the course site (index of the topics, executed lectures), offline")
+    p.add_argument("topics", nargs="*", help="lectures to include (slug or number); default all")
+    p.add_argument("--profile", choices=("ci", "cpu", "gpu"), help="default: this machine's")
+    p.add_argument("--out", default="build/site")
+    p.add_argument("--cache", help="jupyter-cache folder of executed lectures (default build/site-cache/PROFILE)")
+    p.set_defaults(func=cmd_site)
+
+    p = sub.add_parser("slides", help="give the lectures' cells their slide types (RISE slideshows)")
+    p.add_argument("topics", nargs="*", help="lectures (slug or number); default all")
+    p.add_argument("--reset", action="store_true", help="apply the rule to every cell, hand-set types too")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a lecture is not a slideshow")
+    p.set_defaults(func=cmd_slides)
 
     p = sub.add_parser("data", help="say where each dataset is found offline (or download it)")
     p.add_argument("name", nargs="?", help=f"one of {', '.join(DATASETS)} (default: all)")

@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from genlab import slides
 from genlab.course import REPO_ROOT
 
 SLUG = re.compile(r"^(\d{2})-[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -273,7 +274,9 @@ def lecture_notebook(number: str, title: str) -> nbformat.NotebookNode:
         new_code_cell(demo, id="demo"),
         new_markdown_cell("## Summary\n\nWhat to remember, in three lines.", id="summary"),
     ]
-    return _notebook(cells, judged=False)
+    nb = _notebook(cells, judged=False)
+    slides.apply(nb)            # a lecture is also a slideshow (genlab.slides)
+    return nb
 
 
 def mutants_file(number: str) -> str:

@@ -1,6 +1,14 @@
 """Pictures: image grids, loss curves, 2D scatters, closed shapes, and widgets."""
 from __future__ import annotations
 
+import base64
+import builtins
+import functools
+import html as html_lib
+import io
+import json
+import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -103,6 +111,10 @@ def plot_shapes(shapes: torch.Tensor, *, ncol: int = 8, titles: Sequence[str] | 
     return fig
 
 
+STATIC_SLIDERS = "GENLAB_STATIC_SLIDERS"   # set to 1 (the course site does): sliders carry their frames
+MAX_FRAMES = 41                            # a static slider keeps at most this many positions
+
+
 def slider_demo(render: Callable[[float], None], *, description: str = "t",
                 min: float = 0.0, max: float = 1.0, step: float = 0.05, value: float = 0.0):
     """A float slider labelled ``description`` that calls ``render(value)`` (which draws a figure)
@@ -110,7 +122,12 @@ def slider_demo(render: Callable[[float], None], *, description: str = "t",
 
     ``ipywidgets.interactive`` matches widgets to parameters by name: given ``step=slider`` for
     ``render(position: float)`` it ignores the slider and builds a text box from the annotation.
-    Here ``render`` is wrapped so that the slider always drives its first argument."""
+    Here ``render`` is wrapped so that the slider always drives its first argument.
+
+    With ``GENLAB_STATIC_SLIDERS=1`` (the course site sets it, ``genlab.site``) the slider also
+    draws every position once (at most ``MAX_FRAMES``, evenly spread) and carries the pictures
+    as an HTML fallback: a range input and the precomputed frames, with no kernel and no network
+    needed. JupyterLab still shows the live widget; a page without a kernel shows the frames."""
     import ipywidgets as widgets
 
     if not max > min or not step > 0:
@@ -121,4 +138,98 @@ def slider_demo(render: Callable[[float], None], *, description: str = "t",
 
     slider = widgets.FloatSlider(value=value, min=min, max=max, step=step, description=description,
                                  continuous_update=False)
-    return widgets.interactive(draw, value=slider)
+    if os.environ.get(STATIC_SLIDERS, "") not in ("1", "true", "yes"):
+        return widgets.interactive(draw, value=slider)
+    positions = slider_positions(min, max, step)
+    html = frames_html([frame_html(render, v) for v in positions], positions, description,
+                       start=positions.index(_nearest(positions, value)))
+    return _framed_interactive()(draw, html, value=slider)
+
+
+def slider_positions(low: float, high: float, step: float, limit: int = MAX_FRAMES) -> list[float]:
+    """The values a slider from ``low`` to ``high`` by ``step`` can take (both ends included), thinned
+    evenly to at most ``limit`` when there are more."""
+    count = int(math.floor((high - low) / step + 1e-9)) + 1
+    values = [round(low + i * step, 10) for i in range(count)]
+    if values[-1] < high - 1e-9 * (1 + abs(high)):
+        values.append(round(high, 10))            # ipywidgets lets the slider reach max
+    if len(values) > limit:
+        values = [values[round(i * (len(values) - 1) / (limit - 1))] for i in range(limit)]
+    return values
+
+
+def _nearest(values: Sequence[float], value: float) -> float:
+    return builtins.min(values, key=lambda v: abs(v - value))
+
+
+def frame_html(render: Callable[[float], None], value: float) -> str:
+    """What ``render(value)`` shows, as HTML: its figures as embedded PNG images (those it displayed
+    and those it left open) and its printed text."""
+    from IPython.utils.capture import capture_output
+
+    before = set(plt.get_fignums())
+    with capture_output(stdout=True, stderr=False, display=True) as captured:
+        render(value)
+    parts: list[str] = []
+    for output in captured.outputs:
+        png = output.data.get("image/png")
+        if png is not None:
+            parts.append(_img(png))
+        elif "text/html" in output.data:
+            parts.append(output.data["text/html"])
+        elif "text/plain" in output.data:
+            parts.append(f"<pre>{html_lib.escape(output.data['text/plain'])}</pre>")
+    for number in sorted(set(plt.get_fignums()) - before):      # drawn but never shown
+        figure = plt.figure(number)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(figure)
+        parts.append(_img(buffer.getvalue()))
+    if captured.stdout:
+        parts.insert(0, f"<pre>{html_lib.escape(captured.stdout)}</pre>")
+    return "".join(parts)
+
+
+def _img(png: bytes | str) -> str:
+    data = png if isinstance(png, str) else base64.b64encode(png).decode("ascii")
+    return f'<img alt="frame" src="data:image/png;base64,{data.strip()}">'
+
+
+def frames_html(frames: Sequence[str], values: Sequence[float], description: str, start: int = 0) -> str:
+    """A slider over precomputed frames: an ``<input type=range>`` whose moves show the frame of
+    that position, and the position's value beside it. Plain HTML and one inline handler: it
+    works in any page, offline, without a kernel."""
+    if len(frames) != len(values) or len(frames) < 2:
+        raise ValueError(f"a slider needs two or more frames, one per value: {len(frames)} frames, "
+                         f"{len(values)} values")
+    labels = html_lib.escape(json.dumps([f"{v:g}" for v in values]))
+    handler = ("const box = this.closest('.genlab-frames'); const i = Number(this.value);"
+               " box.querySelectorAll(':scope > .genlab-frame').forEach((f, k) => { f.hidden = k !== i; });"
+               " box.querySelector('output').value = JSON.parse(this.dataset.labels)[i];")
+    rows = "".join(f'<div class="genlab-frame" data-index="{i}"{"" if i == start else " hidden"}>{f}</div>'
+                   for i, f in enumerate(frames))
+    return (f'<div class="genlab-frames"><label>{html_lib.escape(description)} '
+            f'<input type="range" min="0" max="{len(frames) - 1}" step="1" value="{start}" '
+            f'data-labels="{labels}" oninput="{html_lib.escape(handler)}" '
+            f'aria-label="{html_lib.escape(description)}"> '
+            f'<output>{values[start]:g}</output></label>{rows}</div>')
+
+
+@functools.cache
+def _framed_interactive():
+    """``ipywidgets.interactive`` whose display also carries an HTML fallback (the frames): the
+    live widget where a kernel runs, the frames where none does."""
+    import ipywidgets as widgets
+
+    class FramedInteractive(widgets.interactive):
+        def __init__(self, f, frames: str, **kwargs):
+            self.frames = frames
+            super().__init__(f, **kwargs)
+
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs)
+            if bundle is not None:
+                bundle["text/html"] = self.frames
+            return bundle
+
+    return FramedInteractive

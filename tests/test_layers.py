@@ -52,8 +52,9 @@ LAYERS = (
                          "genlab.nets", "genlab.zoo")),
     ("topic code", ("genlab.diffusion", "genlab.t2i", "genlab.inversion")),
     # demos runs notebooks for lecturers, and genlab.grader.mutation uses its polling client;
-    # scaffold writes a new topic's files (`genlab new-topic`)
-    ("zoo and notebook tools", ("genlab.recipes", "genlab.export", "genlab.demos", "genlab.scaffold")),
+    # scaffold writes a new topic's files (`genlab new-topic`); site builds the course site (`make site`)
+    ("zoo and notebook tools", ("genlab.recipes", "genlab.export", "genlab.demos", "genlab.scaffold",
+                                "genlab.site", "genlab.slides")),
     ("grader", ("genlab.grader",)),
     ("command line", ("genlab.cli",)),
 )

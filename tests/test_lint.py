@@ -8,7 +8,7 @@ from pathlib import Path
 
 from genlab.course import REPO_ROOT
 
-PATHS = ("genlab", "tests", "bench", "autograder", "lectures", "solutions", "assignments", "deploy")
+PATHS = ("genlab", "tests", "bench", "autograder", "lectures", "solutions", "assignments", "deploy", "site")
 
 
 def _ruff() -> str:
