@@ -266,7 +266,8 @@ def lecture_notebook(number: str, title: str) -> nbformat.NotebookNode:
                       'override this cell\nSEED = 0', id="parameters", metadata={"tags": ["parameters"]}),
         new_code_cell('import matplotlib.pyplot as plt\nimport torch\n\n'
                       'CFG = genlab.choose(ci=dict(n_samples=2000), cpu=dict(n_samples=20000), '
-                      'gpu=dict(n_samples=100000),\n                    smoke=dict(n_samples=500), profile_name=PROFILE)\n'
+                      'gpu=dict(n_samples=100000),\n'
+                      '                    smoke=dict(n_samples=500), profile_name=PROFILE)\n'
                       'genlab.seed_all(SEED)\nprint(f"profile {PROFILE!r}; sizes {CFG}")', id="setup"),
         new_markdown_cell(theory, id="theory"),
         new_code_cell(check, id="theory-check"),
