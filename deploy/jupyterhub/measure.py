@@ -6,7 +6,7 @@ Measures, on this machine, with the course's environment:
 
 1. **an idle student server**: the process a hub spawns per student (JupyterLab on
    ``jupyterhub.singleuser``'s server, with nbgrader's extensions), started, then left idle
-   for 10 s: its memory (RSS) and CPU;
+   for 10 s: its memory (PSS: shared pages counted once) and CPU;
 2. **a working student**: the topic's reference solution run top to bottom in a kernel, in
    the ``ci`` profile (what grading runs; the ``cpu`` profile runs longer at a similar
    size): the kernel's peak memory, CPU seconds and wall time; then the same kernel idle,
@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import shutil
 import socket
 import subprocess
@@ -52,20 +51,34 @@ CLASS = 300
 
 
 class TreeSampler:
-    """Peak summed RSS of a process and its descendants, sampled every ``every`` seconds."""
+    """Peak memory of a process and its descendants, summed, sampled every ``every`` seconds,
+    and the CPU seconds they used (each process's last reading; processes that live less
+    than ``every`` are missed). Memory is PSS where the kernel reports it (shared pages, e.g.
+    PyTorch's libraries in the grader, the judge and the kernel, counted once), else RSS."""
 
     def __init__(self, pid: int, every: float = 0.1):
         self.process = psutil.Process(pid)
         self.every = every
         self.peak = 0
+        self._cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self._cpu.values())
 
     def rss(self) -> int:
         total = 0
         for p in [self.process, *self.process.children(recursive=True)]:
             try:
-                total += p.memory_info().rss
+                with p.oneshot():
+                    try:
+                        total += p.memory_full_info().pss
+                    except (psutil.AccessDenied, AttributeError):
+                        total += p.memory_info().rss
+                    times = p.cpu_times()
+                    self._cpu[p.pid] = times.user + times.system
             except psutil.Error:
                 pass
         return total
@@ -121,7 +134,7 @@ def idle_server(seconds: float = 10) -> dict:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    return {"startup_s": round(startup, 1), "rss_mib": round(rss / MIB),
+    return {"startup_s": round(startup, 1), "mib": round(rss / MIB),
             "idle_cpu_percent": round(100 * cpu_idle / seconds, 2)}
 
 
@@ -147,8 +160,8 @@ def working_student(topic: str) -> dict:
             cpu = sum(kernel.cpu_times()[:4])
             time.sleep(2)
             held = sampler.rss()
-    return {"peak_rss_mib": round(sampler.peak / MIB), "cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
-            "idle_rss_mib": round(held / MIB)}
+    return {"peak_mib": round(sampler.peak / MIB), "cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
+            "idle_mib": round(held / MIB)}
 
 
 def grading_worker(topic: str) -> dict:
@@ -158,7 +171,6 @@ def grading_worker(topic: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         build_submissions(topic, Path(tmp) / "sub", mutants=[], broken=False)
         shutil.rmtree(Path(tmp) / "sub" / "blank")                 # the solution alone
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         cmd = [sys.executable, "-m", "genlab.cli", "grade", str(Path(tmp) / "sub"), "--assignment", topic[:2],
                "--out", str(Path(tmp) / "out")]
         began = time.perf_counter()
@@ -169,16 +181,14 @@ def grading_worker(topic: str) -> dict:
         wall = time.perf_counter() - began
         if run.returncode:
             raise SystemExit(f"genlab grade failed: {err[-1000:]}")
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return {"peak_rss_mib": round(sampler.peak / MIB), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1)}
+    return {"peak_mib": round(sampler.peak / MIB), "wall_s": round(wall, 1), "cpu_s": round(sampler.cpu_s, 1)}
 
 
 def capacity(m: dict) -> list[tuple]:
     """Students per server: memory for everyone's idle server and kernel after a run; at most
     one student per core running cells at once (the peak of a working kernel counted for them)."""
-    idle = m["server"]["rss_mib"] + m["student"]["idle_rss_mib"]
-    extra = max(0, m["student"]["peak_rss_mib"] - m["student"]["idle_rss_mib"])
+    idle = m["server"]["mib"] + m["student"]["idle_mib"]
+    extra = max(0, m["student"]["peak_mib"] - m["student"]["idle_mib"])
     cores_each = max(1.0, m["student"]["cpu_s"] / m["student"]["wall_s"])
     rows = []
     for cores, gib in SERVERS:
