@@ -89,8 +89,11 @@ def _course_environment(tmp: Path) -> str:
     site = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
     (env / "lib" / version / "site-packages" / "genlab-test-env.pth").write_text(
         f"import site; site.addsitedir({site!r})\n")
-    (env / "share").mkdir(exist_ok=True)        # nbconvert's templates, JupyterLab's extensions
-    (env / "share" / "jupyter").symlink_to(Path(sys.prefix) / "share" / "jupyter")
+    for data in ("share", "etc"):
+        # share/jupyter: nbconvert's templates, JupyterLab's extensions; etc/jupyter: the server
+        # extensions enabled at install (JupyterLab itself among them: without it /lab is a 404)
+        (env / data).mkdir(exist_ok=True)
+        (env / data / "jupyter").symlink_to(Path(sys.prefix) / data / "jupyter")
     for script in (Path(sys.prefix) / "bin").iterdir():     # alembic (nbgrader runs it), nbgrader, jupyter …
         head = script.read_bytes()[:200] if script.is_file() and not script.is_symlink() else b""
         if head.startswith(f"#!{sys.prefix}/bin/python".encode()) and not (env / "bin" / script.name).exists():
