@@ -5,9 +5,10 @@ free 127.0.0.1 ports; the students' servers are spawned through the REST API; th
 account releases topic 01 to nbgrader's exchange; three students fetch it and submit (one
 correct after a first, blank submission, one blank, one attacking the grader); the course
 collects, `genlab grade` grades in its sandbox, feedback is released and each student fetches
-their own and finds their score. Nothing is lost: every submission has a grade row and a
-feedback file, and the gradebook agrees with grades.csv. Then isolation: what each student's
-server (its OS user) can read, and what each token may open.
+their own and finds their score. Nothing is lost: every submission reaches the exchange, each
+student's latest is collected and has a grade row and a feedback file (the very file the
+student fetches), and the gradebook agrees with grades.csv. Then isolation: what each
+student's server (its OS user) can read, and what each token may open.
 
 The correct student does it all in Chromium (Playwright, the fixtures of tests/conftest.py):
 logs in on the hub's login page with their password, opens nbgrader's Assignments tab in
@@ -530,6 +531,8 @@ def test_a_class_on_the_hub(running_hub, student_browser):
         h.students["correct"]: 2, h.students["blank"]: 1, h.students["attack"]: 1}, handed_in
     if web:
         assert [t.split(" (")[0] for t in listed_in_browser] == handed_in[in_browser], listed_in_browser
+    arrived = sorted(p.name for p in inbound.iterdir())
+    assert len(arrived) == sum(len(times) for times in handed_in.values()), f"in the exchange: {arrived}"
     print(f"the students handed in after {time.monotonic() - t0:.0f} s")
 
     # collect (the latest submission of each student), then grade with genlab
