@@ -2,20 +2,32 @@
 
 One test drives the whole loop with real local users: the hub of deploy/jupyterhub/ starts on
 free 127.0.0.1 ports; the students' servers are spawned through the REST API; the course
-account releases topic 01 to nbgrader's exchange; three students fetch it through their
-servers' nbgrader handlers, save their notebook through the contents API and submit (one
+account releases topic 01 to nbgrader's exchange; three students fetch it and submit (one
 correct after a first, blank submission, one blank, one attacking the grader); the course
 collects, `genlab grade` grades in its sandbox, feedback is released and each student fetches
-their own and finds their score. Then isolation: what each student's server (its OS user) can
-read, and what each token may open.
+their own and finds their score. Nothing is lost: every submission reaches the exchange, each
+student's latest is collected and has a grade row and a feedback file (the very file the
+student fetches), and the gradebook agrees with grades.csv. Then isolation: what each
+student's server (its OS user) can read, and what each token may open.
+
+The correct student does it all in Chromium (Playwright, the fixtures of tests/conftest.py):
+logs in on the hub's login page with their password, opens nbgrader's Assignments tab in
+their JupyterLab, fetches, opens the notebook, submits, reloads the notebook once its answers
+are written (through the contents API: typing them would be slow and prove nothing more) and
+saves it, submits again, and after grading fetches the feedback, opens it and reads the score;
+a screenshot per step goes to the artifacts folder (hub-student-NN-*.png). The other two
+students use their servers' nbgrader handlers and the contents API.
 
 Needs root (accounts), useradd/runuser/chpasswd and configurable-http-proxy
 (`apt-get install node-configurable-http-proxy`). Without them it skips, except where
-GENLAB_REQUIRE_HUB=1 (`.ci/run` sets it): there it fails. Every user, process and folder it
-makes is removed afterwards, also when it fails.
+GENLAB_REQUIRE_HUB=1 (`.ci/run` sets it): there it fails. Without Chromium the correct student
+goes through REST too and the test warns, except where CI or GENLAB_REQUIRE_BROWSER=1 is set:
+there it fails. Every user, process and folder it makes is removed afterwards, also when it
+fails.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import json
@@ -30,12 +42,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from genlab.course import REPO_ROOT
+from genlab.course import REPO_ROOT, assignment_path
 from genlab.grader.validity import solution_answers
 
 pytestmark = pytest.mark.slow
@@ -89,8 +102,11 @@ def _course_environment(tmp: Path) -> str:
     site = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
     (env / "lib" / version / "site-packages" / "genlab-test-env.pth").write_text(
         f"import site; site.addsitedir({site!r})\n")
-    (env / "share").mkdir(exist_ok=True)        # nbconvert's templates, JupyterLab's extensions
-    (env / "share" / "jupyter").symlink_to(Path(sys.prefix) / "share" / "jupyter")
+    for data in ("share", "etc"):
+        # share/jupyter: nbconvert's templates, JupyterLab's extensions; etc/jupyter: the server
+        # extensions enabled at install (JupyterLab itself among them: without it /lab is a 404)
+        (env / data).mkdir(exist_ok=True)
+        (env / data / "jupyter").symlink_to(Path(sys.prefix) / data / "jupyter")
     for script in (Path(sys.prefix) / "bin").iterdir():     # alembic (nbgrader runs it), nbgrader, jupyter …
         head = script.read_bytes()[:200] if script.is_file() and not script.is_symlink() else b""
         if head.startswith(f"#!{sys.prefix}/bin/python".encode()) and not (env / "bin" / script.name).exists():
@@ -294,19 +310,162 @@ def _hidden_test_lines() -> list[str]:
     return lines
 
 
+# ---------------------------------------------------------------- one student in Chromium
+
+class BrowserStudent:
+    """A student on the hub in Chromium: the hub's login page, their JupyterLab, nbgrader's
+    Assignments tab. Each step ends with a screenshot, ``hub-student-NN-<step>.png`` in the
+    artifacts folder; a step that fails leaves ``FAILED-hub-student-<step>.png`` there."""
+
+    def __init__(self, page, artifacts: Path, h: Hub, user: str, password: str, token: str):
+        import labdriver  # loaded by the browser fixtures of tests/conftest.py
+
+        self.page, self.artifacts, self.h, self.user, self.password, self.token = (
+            page, artifacts, h, user, password, token)
+        self.lab = labdriver
+        self.steps = self.submits = 0
+        self.path = f"{TOPIC}/{TOPIC}.ipynb"
+        # As a student who once answered "No" to JupyterLab's news toast: it would cover the
+        # corner of the Assignments tab and close the menus a click opens
+        h.ok("PUT", f"/user/{user}/lab/api/settings/@jupyterlab/apputils-extension:notification", token,
+             json={"raw": json.dumps({"fetchNews": "false", "checkForUpdates": False})})
+
+    @contextlib.contextmanager
+    def step(self, name: str):
+        try:
+            yield
+        except Exception:
+            with contextlib.suppress(Exception):   # a screenshot must not hide the real failure
+                self.page.screenshot(path=str(self.artifacts / f"FAILED-hub-student-{name}.png"), full_page=True)
+            raise
+        self.steps += 1
+        self.page.screenshot(path=str(self.artifacts / f"hub-student-{self.steps:02d}-{name}.png"))
+
+    def log_in(self) -> None:
+        page, form = self.page, self.lab.HUB_LOGIN
+        with self.step("login"):
+            page.goto(f"{self.h.url}/hub/login")
+            page.fill(form["user"], self.user)
+            page.fill(form["password"], self.password)
+        with self.step("jupyterlab"):
+            page.click(form["submit"])
+            page.wait_for_url(f"**/user/{self.user}/lab**")
+            self.lab.open_assignment_list(page)
+
+    def fetch(self) -> None:
+        released = self.lab.assignment_row(self.page, "released", TOPIC)
+        with self.step("released"):
+            released.locator("button", has_text="Fetch").wait_for()
+        with self.step("fetched"):
+            released.locator("button", has_text="Fetch").click()
+            self.lab.assignment_row(self.page, "fetched", TOPIC).wait_for()
+
+    def open_notebook(self) -> None:
+        """The fetched assignment's notebook, opened from its row in the Assignments tab."""
+        fetched = self.lab.assignment_row(self.page, "fetched", TOPIC)
+        with self.step("notebook"):
+            fetched.locator(".assignment-notebooks-link").click()
+            fetched.locator(".nested_list_item a", has_text=TOPIC).click()
+            self.page.wait_for_selector(self.lab.IDLE)
+            tab = self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current").text_content()
+            assert tab.strip() == f"{TOPIC}.ipynb", tab
+            title = nbformat.read(assignment_path(TOPIC), as_version=4).cells[0].source.splitlines()[0].lstrip("# ")
+            self.page.locator(f"{self.lab.NOTEBOOK} .jp-MarkdownCell", has_text=title).first.wait_for()
+
+    def submit(self) -> list[str]:
+        """Submit in the Assignments tab; the submissions it then lists (their times)."""
+        page = self.page
+        submissions = self.lab.assignment_row(page, "submitted", TOPIC).locator(".nested_list_item")
+        self.submits += 1
+        with self.step(f"submitted-{self.submits}"):
+            self.lab.activate_tab(page, "Assignments")
+            before = submissions.count()
+            self.lab.assignment_row(page, "fetched", TOPIC).locator("button", has_text="Submit").click()
+            submissions.nth(before).or_(page.locator(".jp-Dialog")).first.wait_for()
+            assert not page.locator(".jp-Dialog").count(), page.locator(".jp-Dialog").text_content()
+            return [t.strip() for t in submissions.all_text_contents()]
+
+    def reload_and_save(self, answer_line: str) -> None:
+        """File > Reload Notebook from Disk (its answers were written on disk), then File > Save."""
+        page, lab = self.page, self.lab
+        with self.step("answers"):
+            lab.activate_tab(page, f"{TOPIC}.ipynb")
+            lab.menu(page, "File", lab.RELOAD)
+            answer = page.locator(f"{lab.NOTEBOOK} .jp-Cell .cm-content", has_text=answer_line).first
+            # a notebook changed in the browser (its kernel's metadata) asks first
+            answer.or_(page.locator(".jp-Dialog")).first.wait_for()
+            if page.locator(".jp-Dialog").count():
+                lab.close_dialog(page)
+            # the cells render again as the reload lands: find the answer anew at each try
+            page.wait_for_function(
+                """([selector, text]) => {
+                    const cell = [...document.querySelectorAll(selector)].find(e => e.textContent.includes(text));
+                    if (cell) cell.scrollIntoView({block: "center"});
+                    return !!cell;
+                }""", arg=[f"{lab.NOTEBOOK} .jp-Cell .cm-content", answer_line], polling=250)
+        with self.step("saved"):
+            # waited for in the browser: the page's requests go through Playwright's router (the
+            # page fixture's, offline), which only runs while this process is in a Playwright call
+            url = f"/user/{self.user}/api/contents/{self.path}"
+            with page.expect_response(lambda r: r.request.method == "PUT" and r.url.split("?")[0].endswith(url)
+                                      ) as saved:
+                lab.menu(page, "File", lab.SAVE)
+            assert saved.value.ok, f"saving failed: {saved.value.status} {saved.value.text()[:300]}"
+            on_disk = self.h.ok("GET", url, self.token).json()["content"]
+            assert any(answer_line in c["source"] for c in on_disk["cells"]), "the saved notebook lost its answers"
+
+    def fetch_feedback(self) -> tuple[list[str], str]:
+        """Fetch Feedback in the Assignments tab, then open the feedback through its link;
+        the submissions as listed, and the text of the feedback's first heading."""
+        page, lab = self.page, self.lab
+        submitted = lab.assignment_row(page, "submitted", TOPIC)
+        with self.step("feedback-available"):
+            lab.activate_tab(page, "Assignments")
+            page.click("#refresh_assignments_list")
+            submitted.locator(".nested_list_item", has_text="feedback available to fetch").wait_for()
+        with self.step("feedback-fetched"):
+            submitted.locator("button", has_text="Fetch Feedback").click()
+            view = submitted.locator(".nested_list_item a", has_text="view feedback")
+            view.wait_for()
+            listed = [t.strip() for t in submitted.locator(".nested_list_item").all_text_contents()]
+        with self.step("feedback-folder"):
+            view.click()      # the file browser goes to the feedback's folder
+            html = page.locator(lab.FILE_LISTING, has_text=f"{TOPIC}.html")
+            html.wait_for()
+        with self.step("feedback"):
+            html.dblclick()
+            heading = page.frame_locator(lab.HTML_VIEWER).locator("h1, h2, h3, h4", has_text="Score:").first
+            heading.wait_for()
+            return listed, heading.text_content()
+
+
+@pytest.fixture
+def student_browser(request):
+    """The ``page`` and ``artifacts`` fixtures for the student in Chromium, or None where Chromium
+    or Playwright is missing and not required (the browser fixtures skip): that student then
+    goes through REST like the others, and the test warns."""
+    try:
+        return request.getfixturevalue("page"), request.getfixturevalue("artifacts")
+    except pytest.skip.Exception as skipped:
+        warnings.warn(f"tests/test_hub.py: no student in Chromium, all through REST ({skipped})", stacklevel=1)
+        return None
+
+
 # ---------------------------------------------------------------- the test
 
-def test_a_class_on_the_hub(running_hub):
+def test_a_class_on_the_hub(running_hub, student_browser):
     h = running_hub
     s, nb_path = h.s, f"{TOPIC}/{TOPIC}.ipynb"
     t0 = time.monotonic()
 
-    # servers through the REST API, each as its own OS user; the course service as the course account
+    # servers through the REST API, each as its own OS user, serving JupyterLab; the course
+    # service as the course account
     tokens = {user: h.spawn(user) for user in [h.instructor, *h.students.values()]}
     for user in [h.instructor, *h.students.values()]:
         uid = pwd.getpwnam(user).pw_uid
         status = Path(f"/proc/{h.server_pid(user)}/status").read_text()
         assert re.search(rf"^Uid:\s+{uid}\s+{uid}\s+{uid}", status, re.M), f"{user}'s server runs as another user"
+        assert "jupyterlab" in h.ok("GET", f"/user/{user}/lab", tokens[user]).text.lower(), f"{user}: no JupyterLab"
 
     # the instructor reaches Formgrader (group formgrade-<course>); a student does not
     formgrader = f"/services/{s.course}/formgrader/api/assignments"
@@ -330,8 +489,26 @@ def test_a_class_on_the_hub(running_hub):
         h.ok("PUT", f"/user/{user}/api/contents/{nb_path}", tokens[user],
              json={"type": "notebook", "format": "json", "content": nb})
 
+    def submissions(user: str) -> list[dict]:
+        """The user's submissions of the topic, as their server lists them."""
+        body = h.ok("GET", f"/user/{user}/assignments?course_id={s.course}", tokens[user]).json()
+        assert body.get("success"), body
+        (submitted,) = [a for a in body["value"] if a["status"] == "submitted" and a["assignment_id"] == TOPIC]
+        return submitted["submissions"]
+
+    # the correct student in Chromium (the others through REST): log in, fetch, open the notebook
+    in_browser = h.students["correct"]
+    web = None
+    if student_browser:
+        password = secrets.token_urlsafe(12)
+        hub.ensure_user(in_browser, password)
+        web = BrowserStudent(*student_browser, h, in_browser, password, tokens[in_browser])
+        web.log_in()
+        web.fetch()
+        web.open_notebook()
     for user in h.students.values():
-        act(user, "fetch")
+        if not (web and user == in_browser):
+            act(user, "fetch")
     fetched = h.ok("GET", f"/user/{h.students['blank']}/api/contents/{nb_path}",
                    tokens[h.students["blank"]]).json()["content"]
     answers = solution_answers(TOPIC)
@@ -339,16 +516,32 @@ def test_a_class_on_the_hub(running_hub):
     save(h.students["attack"], _with_attack(fetched))
     act(h.students["attack"], "submit")
     # the correct student hands in a blank notebook first, then the answers: the later one wins
-    act(h.students["correct"], "submit")
-    save(h.students["correct"], _answered(fetched, answers))
-    listed = act(h.students["correct"], "submit")
-    (submitted,) = [a for a in listed if a["status"] == "submitted"]
-    assert len(submitted["submissions"]) == 2, f"both submissions are listed: {submitted}"
+    if web:
+        assert len(web.submit()) == 1
+        save(in_browser, _answered(fetched, answers))
+        web.reload_and_save(answers["pca"].strip().splitlines()[0])
+        listed_in_browser = web.submit()
+        assert len(listed_in_browser) == 2, f"both submissions are listed: {listed_in_browser}"
+    else:
+        act(in_browser, "submit")
+        save(in_browser, _answered(fetched, answers))
+        act(in_browser, "submit")
+    handed_in = {user: [sub["timestamp"] for sub in submissions(user)] for user in h.students.values()}
+    assert {user: len(times) for user, times in handed_in.items()} == {
+        h.students["correct"]: 2, h.students["blank"]: 1, h.students["attack"]: 1}, handed_in
+    if web:
+        assert [t.split(" (")[0] for t in listed_in_browser] == handed_in[in_browser], listed_in_browser
+    arrived = sorted(p.name for p in inbound.iterdir())
+    assert len(arrived) == sum(len(times) for times in handed_in.values()), f"in the exchange: {arrived}"
+    print(f"the students handed in after {time.monotonic() - t0:.0f} s")
 
     # collect (the latest submission of each student), then grade with genlab
     h.nbgrader("collect", TOPIC)
     collected = Path(s.course_dir) / "submitted"
     assert sorted(p.name for p in collected.iterdir()) == sorted(h.students.values())
+    for user, times in handed_in.items():
+        collected_at = (collected / user / TOPIC / "timestamp.txt").read_text().strip()
+        assert collected_at == times[-1], f"{user}: collected {collected_at}, the latest is {times[-1]}"
     out = Path(s.course_dir) / "grading" / TOPIC
     genlab = Path(sys.executable).parent / "genlab"
     graded = subprocess.run([str(genlab), "grade", str(collected), "--assignment", TOPIC, "--out", str(out),
@@ -364,9 +557,12 @@ def test_a_class_on_the_hub(running_hub):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "genlab") as gb:
+        assert sorted(sub.student_id for sub in gb.assignment_submissions(TOPIC)) == sorted(rows)
         for student, row in rows.items():
             assert Path(row["feedback"]).is_file(), row
-            assert float(row["score"]) == pytest.approx(gb.find_submission(TOPIC, student).score), row
+            graded_in_gb = gb.find_submission(TOPIC, student)
+            assert float(row["score"]) == pytest.approx(graded_in_gb.score), row
+            assert float(row["max_score"]) == pytest.approx(graded_in_gb.max_score), row
     correct, blank, attack = (rows[h.students[k]] for k in ("correct", "blank", "attack"))
     assert correct["status"] == "graded" and float(correct["score"]) == float(correct["autograded_max"]) > 0, correct
     assert blank["status"] == "graded" and float(blank["score"]) == 0, blank
@@ -378,13 +574,21 @@ def test_a_class_on_the_hub(running_hub):
     hidden = _hidden_test_lines()
     assert hidden, "the topic has hidden tests to look for"
     for role, user in h.students.items():
-        act(user, "fetch_feedback")
-        folder = h.ok("GET", f"/user/{user}/api/contents/{TOPIC}/feedback", tokens[user]).json()["content"]
-        assert folder, f"{user} got no feedback"
-        latest = sorted(e["path"] for e in folder)[-1]
-        html = h.ok("GET", f"/user/{user}/api/contents/{latest}/{TOPIC}.html", tokens[user]).json()["content"]
         row = rows[user]
-        assert f"Score: {float(row['score']):.1f} / {float(row['max_score']):.1f}" in html, (role, row)
+        score = f"Score: {float(row['score']):.1f} / {float(row['max_score']):.1f}"
+        if web and user == in_browser:
+            listed, heading = web.fetch_feedback()
+            # the feedback of the submission collected (the later one), none for the first
+            assert [t.endswith("(view feedback)") for t in listed] == [False, True], listed
+            assert score in heading, (heading, row)
+        else:
+            act(user, "fetch_feedback")
+        folder = h.ok("GET", f"/user/{user}/api/contents/{TOPIC}/feedback", tokens[user]).json()["content"]
+        assert [e["name"] for e in folder] == [handed_in[user][-1]], f"{user}'s feedback: {folder}"
+        html = h.ok("GET", f"/user/{user}/api/contents/{folder[0]['path']}/{TOPIC}.html", tokens[user]
+                    ).json()["content"]
+        assert html == Path(row["feedback"]).read_text(), f"{role} got other feedback than their grade row's"
+        assert score in html, (role, row)
         assert "BEGIN HIDDEN TESTS" not in html
         leaked = [ln for ln in hidden if ln in html]
         assert not leaked, f"hidden tests in {role}'s feedback: {leaked[:2]}"

@@ -33,6 +33,14 @@ FORMGRADER_FRAME = 'iframe[src*="formgrader"]'
 SLIDER = ".jupyter-widgets.widget-slider"
 PROGRESS = ".jupyter-widgets .widget-hprogress"
 WIDGET_ERRORS = ("Error displaying widget", "Error rendering widget", "Loading widget...")
+# A student on JupyterHub (5 and 6): the hub's login form, then nbgrader's Assignments tab
+HUB_LOGIN = {"user": "#username_input", "password": "#password_input", "submit": "#login_submit"}
+ASSIGNMENT_LIST = '.lm-Menu-item[data-command="nbgrader:open-assignment-list"]'
+ASSIGNMENTS_TAB = "#nbgrader-assignment-list:not(.lm-mod-hidden)"
+RELOAD = '.lm-Menu-item[data-command="docmanager:reload"]'
+SAVE = '.lm-Menu-item[data-command="docmanager:save"]'
+FILE_LISTING = ".jp-FileBrowser .jp-DirListing-item"
+HTML_VIEWER = ".jp-HTMLViewer:not(.lm-mod-hidden) iframe"
 
 # Milliseconds. A `ci` notebook runs in ~20 s on 2 idle cores; the limits leave room for a
 # machine that is busy with other work, so that load shows up as time, not as failures.
@@ -295,3 +303,22 @@ def open_formgrader(page, lab: JupyterLab, *, timeout: float = OPEN_TIMEOUT):
     menu(page, "Nbgrader", FORMGRADER)
     page.wait_for_selector(FORMGRADER_FRAME, timeout=timeout)
     return page.frame_locator(FORMGRADER_FRAME)
+
+
+def open_assignment_list(page, *, timeout: float = OPEN_TIMEOUT) -> None:
+    """Nbgrader > Assignment List: the Assignments tab (released, downloaded, submitted)."""
+    page.wait_for_selector('.lm-MenuBar-itemLabel:text-is("Nbgrader")', timeout=timeout)
+    menu(page, "Nbgrader", ASSIGNMENT_LIST)
+    page.wait_for_selector(ASSIGNMENTS_TAB, timeout=timeout)
+
+
+def assignment_row(page, section: str, assignment: str):
+    """The Assignments tab's row of ``assignment`` in ``section`` ("released", "fetched" or
+    "submitted"); a fetched row's notebooks and a submitted row's submissions are its
+    ``.nested_list_item`` rows."""
+    return page.locator(f"#{section}_assignments_list > .list_item", has_text=assignment)
+
+
+def activate_tab(page, label: str) -> None:
+    """Bring the main area's tab whose label contains ``label`` to the front."""
+    page.click(f'.lm-DockPanel-tabBar .lm-TabBar-tab:has-text("{label}")')
