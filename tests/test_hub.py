@@ -91,6 +91,11 @@ def _course_environment(tmp: Path) -> str:
     """An environment every user can run. The test's own when it can; else (a venv whose
     Python lives under /root, as on the CI image) a venv of the system's Python of the same
     version that sees the test environment's packages."""
+    site = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
+    if not hub._usable_by_others(Path(site)):
+        _unavailable(f"the test environment's packages ({site}) cannot be read by other users, so no "
+                     "student's server could import them: put the checkout in a folder every user can "
+                     "enter (e.g. not under a mktemp -d folder, which is 0700)")
     if hub._usable_by_others(Path(os.path.realpath(sys.executable))):
         return sys.prefix
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -99,7 +104,6 @@ def _course_environment(tmp: Path) -> str:
         _unavailable(f"{sys.executable} cannot be run by other users and there is no /usr/bin/{version}")
     env = tmp / "env"
     subprocess.run([system, "-m", "venv", "--without-pip", str(env)], check=True, capture_output=True)
-    site = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
     (env / "lib" / version / "site-packages" / "genlab-test-env.pth").write_text(
         f"import site; site.addsitedir({site!r})\n")
     for data in ("share", "etc"):
