@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TOPIC  ?= 01
 SUBMISSIONS ?= submitted
 
-.PHONY: setup upgrade test test-under-load test-shuffled lint lab slides hub demos site release check grade bench clean
+.PHONY: setup upgrade test test-smoke test-under-load test-shuffled lint lab slides hub demos site release check grade bench clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ SEED   ?=
 ## the whole test suite (library, notebooks, release sync, grading validity), 2 workers
 test: setup
 	$(PYTEST)
+
+## every lecture and solution in the gpu profile under smoke (GENLAB_SMOKE=1) on the CPU: the GPU
+## configuration's sizes with its loops cut short (about 9 CPU-minutes; not part of `make test`)
+test-smoke: setup
+	GENLAB_SMOKE_TESTS=1 $(PYTEST) tests/test_notebooks.py -k smoke
 
 ## the whole suite RUNS times in a row (default 3) while stress-ng keeps every core busy
 ## (Debian: stress-ng); stops at the first failing run

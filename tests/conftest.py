@@ -145,10 +145,3 @@ def page(chromium, artifacts):
     yield page
     context.close()
 
-
-def pytest_collection_modifyitems(config, items):
-    """Slow tests first (a stable sort: the order within each group is kept), so that with
-    `-n 2 --dist worksteal` the two workers start on the long ones and the short ones fill
-    the gaps at the end, instead of one worker finishing a long test alone (longest first).
-    pytest-randomly, when enabled, shuffles after this."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

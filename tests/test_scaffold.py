@@ -38,7 +38,9 @@ def copy(tmp_path) -> Path:
 
 
 def _run(root: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(root), "PYTEST_ADDOPTS": ""}
+    # GENLAB_SMOKE_TESTS: the new topic's notebooks also run in the gpu profile under smoke
+    # (tests/test_notebooks.py; cheap for the template, off in `make test` for the 24 others)
+    env = {**os.environ, "PYTHONPATH": str(root), "PYTEST_ADDOPTS": "", "GENLAB_SMOKE_TESTS": "1"}
     env.pop("PYTEST_XDIST_WORKER", None)
     return subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True,
                           timeout=timeout)
