@@ -92,16 +92,16 @@ def _check_smoke(value: Any, smoke: Any, name: str) -> Any:
 
 
 def _check_smaller(key: str, count: Any, full: Any) -> None:
-    counts, fulls = (count, full) if isinstance(count, tuple) else ((count,), (full,))
-    if isinstance(full, tuple) and not isinstance(count, tuple):
-        fulls = full
     if full is None:
         return          # "all of it" (e.g. n_train=None): any count is smaller
+    counts = count if isinstance(count, tuple) else (count,)
+    fulls = full if isinstance(full, tuple) else (full,)
     if not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
         raise TypeError(f"smoke= {key}: counts are whole numbers, got {count!r}")
     numeric = [f for f in fulls if isinstance(f, int)]
     if not numeric or max(counts) > max(numeric):
         raise ValueError(f"smoke= {key}={count!r} is not a shorter run than {full!r}")
+
 
 
 def device() -> torch.device:
