@@ -78,12 +78,25 @@ def _proxy_works() -> bool:
 
 
 def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
+    """n free ports below the kernel's ephemeral range. The hub's ports are fixed in its config
+    long before its services bind them; a port the kernel hands out (a notebook's kernel
+    started by a test beside this one binds port 0 for its ZMQ channels) could be taken in
+    between: seen once, the course service's port answered with a ZMQ greeting."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = secrets.SystemRandom()
+    ports: list[int] = []
+    while len(ports) < n:
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if port not in ports:
+            ports.append(port)
     return ports
 
 
