@@ -7,6 +7,7 @@ import torch
 
 from genlab.diffusion import (
     EMA,
+    DPMSolver2M,
     beta_schedule,
     encode_loop,
     lowres_classifier_fd,
@@ -149,6 +150,59 @@ def test_sample_loop_calls_the_step_in_order_and_chunks():
     out = sample_loop(model, step, (5, 1, 2, 2), [20, 10, 0], x_T=x_T, batch_size=3)
     assert torch.equal(out, torch.full((5, 1, 2, 2), 3.0))
     assert seen == [(20, 10, 3), (10, 0, 3), (0, -1, 3), (20, 10, 2), (10, 0, 2), (0, -1, 2)]
+
+
+def _gaussian_ode_case():
+    """Data N(mu, s^2) per coordinate: its exact noise predictor, and the exact probability-flow
+    map, under which x at level t0 goes to the same quantile at level 0 (1-D Gaussians)."""
+    _, _, abar = schedule_tables(beta_schedule("linear", 1000), dtype=torch.float64)
+    mu, s = 0.3, 0.5
+
+    def eps(x, t):
+        a = abar[t].view(-1, 1)
+        return (1 - a).sqrt() * (x - a.sqrt() * mu) / (a * s * s + 1 - a)
+
+    def exact(x, t0):
+        a0, a = abar[t0], abar[0]
+        at_0 = a.sqrt() * mu + (a * s * s + 1 - a).sqrt() * (x - a0.sqrt() * mu) / (a0 * s * s + 1 - a0).sqrt()
+        return mu + a.sqrt() * s * s * (at_0 - a.sqrt() * mu) / (a * s * s + 1 - a)   # both end with x0_hat at t = 0
+
+    def ddim(e, x, t, t_prev):
+        a, a_prev = abar[t], (abar[t_prev] if t_prev >= 0 else torch.tensor(1.0, dtype=torch.float64))
+        return a_prev.sqrt() * (x - (1 - a).sqrt() * e) / a.sqrt() + (1 - a_prev).sqrt() * e
+
+    return abar, eps, exact, ddim
+
+
+def test_dpm_solver_2m_is_second_order_where_ddim_is_first():
+    abar, eps, exact, ddim = _gaussian_ode_case()
+    x_T = torch.randn(500, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    errors = {}
+    for n in (10, 20, 40):
+        ts = timestep_sequence(1000, n, "karras", alphas_cumprod=abar)
+        target = exact(x_T, ts[0])
+        errors["ddim", n] = (sample_loop(eps, ddim, x_T.shape, ts, x_T=x_T) - target).abs().max().item()
+        errors["dpm", n] = (sample_loop(eps, DPMSolver2M(abar, clip=False), x_T.shape, ts, x_T=x_T)
+                            - target).abs().max().item()
+    # halving the step: DDIM's error halves (first order), DPM-Solver++(2M)'s falls about fourfold
+    assert 1.6 < errors["ddim", 20] / errors["ddim", 40] < 2.4, errors
+    assert errors["dpm", 20] / errors["dpm", 40] > 3, errors
+    assert errors["dpm", 40] < errors["ddim", 40] / 4, errors
+    assert errors["dpm", 10] < errors["ddim", 10], errors
+
+
+def test_dpm_solver_2m_forgets_its_history_between_chunks():
+    abar, eps, _, _ = _gaussian_ode_case()
+    x_T = torch.randn(6, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    ts = timestep_sequence(1000, 8, "karras", alphas_cumprod=abar)
+    solver = DPMSolver2M(abar)
+    whole = sample_loop(eps, solver, x_T.shape, ts, x_T=x_T)
+    assert torch.allclose(sample_loop(eps, solver, x_T.shape, ts, x_T=x_T, batch_size=4), whole)
+    assert (whole.abs() <= 1).all()                                   # clip=True: x0_hat in [-1, 1]
+    # its first step is DDIM's (no history yet): one step from the first timestep straight to the data
+    first = DPMSolver2M(abar, clip=False)(eps(x_T, ts[0]), x_T, ts[0], -1)
+    _, _, _, ddim = _gaussian_ode_case()
+    assert torch.allclose(first, ddim(eps(x_T, ts[0]), x_T, ts[0], -1))
 
 
 def test_encode_loop_visits_levels_upwards():
