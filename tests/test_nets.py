@@ -28,6 +28,29 @@ def test_unet_keeps_the_shape(in_channels, size, channels):
         net(torch.randn(1, in_channels, size + 1, size + 1), torch.tensor([0]))
 
 
+def test_patched_unet_works_at_half_the_side_and_predicts_every_pixel():
+    torch.manual_seed(0)
+    net = UNet(1, patch=2, **SMALL).eval()
+    x = torch.randn(2, 1, 28, 28)
+    out = net(x, torch.tensor([3, 300]))
+    assert out.shape == x.shape
+    h, skips = net.encode(x, net.embed(torch.tensor([3, 300])))
+    assert skips[0].shape[-2:] == (14, 14), "the first level runs at half the side"
+    # every output pixel has its own weights: moving one output conv weight of the head's
+    # (4 sub-pixel) channels changes exactly one pixel of each 2x2 block
+    head_conv = net.head[2]
+    with torch.no_grad():
+        head_conv.bias[3] += 1.0                        # sub-pixel (1, 1) of each block
+    diff = (net(x, torch.tensor([3, 300])) - out).abs()[0, 0]
+    assert torch.allclose(diff[1::2, 1::2], torch.ones(14, 14), atol=1e-5)
+    assert diff[0::2].abs().max() == 0 and diff[:, 0::2].abs().max() == 0
+    with pytest.raises(ValueError, match="divisible by 4"):
+        net(torch.randn(1, 1, 30, 30), torch.tensor([0]))
+    assert UNet(**UNet(1, patch=2, **SMALL).config).patch == 2       # a checkpoint's config rebuilds it
+    with pytest.raises(ValueError, match="patch"):
+        UNet(1, patch=0)
+
+
 def test_unet_output_depends_on_time_label_and_vector():
     torch.manual_seed(0)
     net = UNet(1, num_classes=10, cond_dim=6, **SMALL).eval()
