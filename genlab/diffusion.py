@@ -137,6 +137,66 @@ class EMA:
             averaged.copy_(current)
 
 
+class DenoiserTraining:
+    """The training loop of :func:`train_denoiser`, resumable: ``run(k)`` takes k more steps,
+    ``finish()`` returns (ema_model, loss per step). Two trainings can be interleaved in one
+    process (bench/diffusion.py trains two libraries' models turn by turn) and each keeps its
+    own optimiser, schedule, EMA and data order. Arguments as for :func:`train_denoiser`."""
+
+    def __init__(self, model: nn.Module, loss_fn: Callable[..., Tensor], images: Tensor, *,
+                 steps: int, batch_size: int = 128, lr: float = 1e-3, ema_decay: float = 0.999,
+                 ema_warmup: bool = False, warmup: int = 100, grad_clip: float = 1.0,
+                 seed: int = 0, desc: str = "denoiser", device: torch.device | str | None = None,
+                 extra: tuple[Tensor, ...] = (), progress: bool = True):
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, not {steps}")
+        self.model, self.loss_fn, self.steps, self.grad_clip, self.desc = model, loss_fn, steps, grad_clip, desc
+        device = device or next(model.parameters()).device
+        model.to(device).train()
+        self.ema = EMA(model, ema_decay, ema_warmup)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+        def lr_factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(steps - warmup, 1)))
+
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor)
+        self.batches = minibatches(images, *extra, batch_size=batch_size, seed=seed, device=device)
+        self.losses: list[float] = []
+        self.bar = tqdm(total=steps, desc=desc, leave=False, disable=not progress)
+
+    @property
+    def done(self) -> bool:
+        return len(self.losses) >= self.steps
+
+    def run(self, k: int | None = None) -> None:
+        """Up to ``k`` more steps (all that are left with None)."""
+        self.model.train()
+        for _ in range(self.steps - len(self.losses) if k is None else min(k, self.steps - len(self.losses))):
+            loss = self.loss_fn(self.model, *next(self.batches))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{self.desc}: the loss became {loss.item()} at step "
+                                         f"{len(self.losses)}; lower the learning rate")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.grad_clip:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.ema.update(self.model)
+            self.losses.append(loss.item())
+            self.bar.update()
+            if len(self.losses) % 10 == 0:
+                self.bar.set_postfix(loss=f"{sum(self.losses[-10:]) / 10:.4f}")
+
+    def finish(self) -> tuple[nn.Module, list[float]]:
+        """(ema_model, loss per step) after the steps taken so far."""
+        self.bar.close()
+        self.model.eval()
+        return self.ema.model.eval(), self.losses
+
+
 def train_denoiser(model: nn.Module, loss_fn: Callable[..., Tensor], images: Tensor, *,
                    steps: int, batch_size: int = 128, lr: float = 1e-3, ema_decay: float = 0.999,
                    ema_warmup: bool = False, warmup: int = 100, grad_clip: float = 1.0,
@@ -149,41 +209,13 @@ def train_denoiser(model: nn.Module, loss_fn: Callable[..., Tensor], images: Ten
     images: (N, C, H, W), already scaled to the model's range (e.g. [−1, 1]); minibatches
     are moved to ``device`` (default: the model's). ``extra``: more tensors aligned with
     ``images`` (labels, attributes); their minibatch rows come after x0,
-    ``loss_fn(model, x0, *rows)``. Returns (ema_model, loss per step)."""
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, not {steps}")
-    device = device or next(model.parameters()).device
-    model.to(device).train()
-    ema = EMA(model, ema_decay, ema_warmup)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-
-    def lr_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(steps - warmup, 1)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    batches = minibatches(images, *extra, batch_size=batch_size, seed=seed, device=device)
-    losses: list[float] = []
-    with tqdm(total=steps, desc=desc, leave=False) as bar:
-        for _ in range(steps):
-            loss = loss_fn(model, *next(batches))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{desc}: the loss became {loss.item()} at step "
-                                         f"{len(losses)}; lower the learning rate")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
-            scheduler.step()
-            ema.update(model)
-            losses.append(loss.item())
-            bar.update()
-            if len(losses) % 10 == 0:
-                bar.set_postfix(loss=f"{sum(losses[-10:]) / 10:.4f}")
-    model.eval()
-    return ema.model.eval(), losses
+    ``loss_fn(model, x0, *rows)``. Returns (ema_model, loss per step)
+    (:class:`DenoiserTraining` is the same loop, resumable)."""
+    training = DenoiserTraining(model, loss_fn, images, steps=steps, batch_size=batch_size, lr=lr,
+                                ema_decay=ema_decay, ema_warmup=ema_warmup, warmup=warmup,
+                                grad_clip=grad_clip, seed=seed, desc=desc, device=device, extra=extra)
+    training.run()
+    return training.finish()
 
 
 StepFn = Callable[[Tensor, Tensor, int, int], Tensor]

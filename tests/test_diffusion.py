@@ -7,6 +7,7 @@ import torch
 
 from genlab.diffusion import (
     EMA,
+    DenoiserTraining,
     DPMSolver2M,
     beta_schedule,
     encode_loop,
@@ -119,6 +120,30 @@ def test_train_denoiser_fits_a_constant():
                                        lr=5e-2, ema_decay=0.9, warmup=10, seed=0)
     assert len(losses) == 300 and losses[-1] < 0.01 * losses[0]
     assert ema_model(torch.zeros(1, 1)).item() == pytest.approx(3.0, abs=0.1)
+
+
+def test_denoiser_training_resumes_and_interleaves_exactly():
+    def make(seed):
+        torch.manual_seed(seed)
+        return torch.nn.Linear(2, 1)
+
+    def loss_fn(m, x0):                                 # no randomness of its own: comparable bit for bit
+        return (m(x0) - x0.sum(1, keepdim=True)).square().mean()
+
+    data = torch.randn(64, 2, generator=torch.Generator().manual_seed(3))
+    kwargs = dict(steps=40, batch_size=8, lr=1e-2, warmup=5, progress=False)
+    whole = DenoiserTraining(make(0), loss_fn, data, seed=1, **kwargs)
+    whole.run()
+    a = DenoiserTraining(make(0), loss_fn, data, seed=1, **kwargs)
+    b = DenoiserTraining(make(5), loss_fn, data, seed=2, **kwargs)
+    while not (a.done and b.done):                      # turn by turn, in uneven chunks
+        a.run(7)
+        b.run(3)
+    assert len(a.losses) == len(b.losses) == 40 and a.losses == whole.losses
+    for p, q in zip(a.finish()[0].parameters(), whole.finish()[0].parameters(), strict=True):
+        assert torch.equal(p, q)
+    a.run(5)                                            # finished: nothing more happens
+    assert len(a.losses) == 40
 
 
 def test_train_denoiser_passes_aligned_extra_tensors():
