@@ -82,7 +82,8 @@ HUB_PORT ?= 8000
 hub: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python deploy/jupyterhub/hub.py demo --students $(STUDENTS) --port $(HUB_PORT)
 
-## execute every lecture in this machine's profile; HTML with figures in build/lectures/
+## execute every lecture in this machine's profile; HTML with figures in build/lectures/ that works offline
+## (sliders carry their precomputed frames, nothing loads from a CDN: genlab/demos.py)
 demos: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab demos --out build/lectures
 
