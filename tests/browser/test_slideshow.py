@@ -3,7 +3,10 @@
 slides to a slider, moves it and sees the figure change.
 
 jupyterlab-rise 0.43.1 (the newest) is a JupyterLab 4.3 application: in its slideshow page the
-widget manager of this JupyterLab (4.6) does not load, so live ipywidgets do not render there.
+widget manager of jupyterlab_widgets 3.0.17 does not load ("Failed to create module: package:
+@jupyter-widgets/jupyterlab-manager; module: ./extension", "Error: Shared module
+@jupyterlab/console doesn't exist in shared scope default": since 3.0.11 the manager needs the
+console package, which RISE's page does not share), so live ipywidgets do not render there.
 `make slides` therefore runs kernels with GENLAB_STATIC_SLIDERS=1: genlab.viz.slider_demo's
 sliders also carry their precomputed frames, which the slideshow shows (JupyterLab itself
 still shows the live widget).
