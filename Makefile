@@ -71,7 +71,8 @@ lab: setup
 
 ## JupyterLab for lecturing: each lecture opens as a RISE slideshow (the notebook toolbar's RISE button);
 ## kernels run with GENLAB_STATIC_SLIDERS=1, so slider_demo's sliders also carry their frames and move in
-## the slideshow, where live widgets do not render (jupyterlab-rise 0.43 is built on JupyterLab 4.3)
+## the slideshow, where live widgets do not render (jupyterlab-rise 0.43's page lacks @jupyterlab/console, which
+## the widget manager of jupyterlab_widgets 3.0.17 needs)
 slides: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" GENLAB_STATIC_SLIDERS=1 $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" lectures
 
@@ -82,7 +83,8 @@ HUB_PORT ?= 8000
 hub: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python deploy/jupyterhub/hub.py demo --students $(STUDENTS) --port $(HUB_PORT)
 
-## execute every lecture in this machine's profile; HTML with figures in build/lectures/
+## execute every lecture in this machine's profile; HTML with figures in build/lectures/ that works offline
+## (sliders carry their precomputed frames, nothing loads from a CDN: genlab/demos.py)
 demos: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab demos --out build/lectures
 

@@ -1,9 +1,11 @@
 """Execute notebooks top to bottom and export them as HTML with their figures."""
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +16,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from tqdm.auto import tqdm
+
+from genlab.viz import STATIC_SLIDERS
 
 
 def execute(path: Path, *, profile: str | None = None, timeout: int | None = 600,
@@ -79,19 +83,58 @@ class PollingNotebookClient(NotebookClient):
 
 LOCAL_MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")   # Debian's libjs-mathjax
 
+# A page without a kernel or a network: a widget's view needs both. What a widget shows instead
+# (here and on the course site, site/conf.py): its HTML fallback where it has one (the frames of
+# genlab.viz.slider_demo under GENLAB_STATIC_SLIDERS=1), else this note in place of its repr.
+WIDGET_NOTE = ('<p class="genlab-live-widget">An interactive widget: it needs a running kernel. Open this '
+               'lecture in JupyterLab (<code>make lab</code>) to use it.</p>')
+WIDGET_REPR = re.compile(r"^(interactive|VBox|HBox|Box|GridBox|Tab|Accordion)\(children=")   # ipywidgets' repr
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+# nbconvert's lab page less what loads from a CDN: require.js, and the widget manager that would
+# render the widgets' saved state (the page has none, see export_html)
+PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block extra_css -%}
+<style type="text/css">
+.genlab-frames label { display: flex; align-items: center; gap: 0.6em; font-family: var(--jp-code-font-family); }
+.genlab-frames input[type="range"] { width: 18em; }
+.genlab-live-widget { font-style: italic; color: var(--jp-ui-font-color2); }
+</style>
+{%- endblock extra_css -%}
+"""
+
+
+def static_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` for a page with no kernel: without the widgets' saved state, so that each
+    widget output shows its HTML fallback (a slider's frames), and a widget with none shows
+    :data:`WIDGET_NOTE` instead of its repr."""
+    page = copy.deepcopy(nb)
+    page.metadata.pop("widgets", None)
+    for cell in page.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and "text/html" not in data and WIDGET_REPR.match(data.get("text/plain", "")):
+                data["text/html"] = WIDGET_NOTE
+    return page
+
 
 def export_html(nb: nbformat.NotebookNode, dest: Path) -> Path:
-    """Write the executed notebook as a standalone HTML page (figures embedded).
+    """Write the executed notebook as a standalone HTML page (figures embedded) that needs no
+    network: widgets as :func:`static_widgets` leaves them, no script from a CDN.
 
     Equations are typeset by MathJax: the local copy of Debian's ``libjs-mathjax`` when it is
     installed (so the page works offline on this machine), else the CDN nbconvert uses."""
     # imported here: bench/gpu.py executes notebooks where nbconvert is not installed
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter()
+    exporter = HTMLExporter(extra_loaders=[DictLoader({"genlab-page.html.j2": PAGE_TEMPLATE})],
+                            template_file="genlab-page.html.j2")
     if LOCAL_MATHJAX.is_file():
         exporter.mathjax_url = f"{LOCAL_MATHJAX.as_uri()}?config=TeX-AMS_CHTML-full,Safe"
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(static_widgets(nb))
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(body, encoding="utf-8")
     return dest
@@ -159,8 +202,8 @@ def _run_one(path: Path, profile: str, limit: int | None, out: Path, progress: b
 
     start = time.perf_counter()
     error = None
-    try:
-        execute(path, profile=profile, timeout=limit, nb=nb, on_cell_start=started)
+    try:   # sliders carry their frames, which move in the page (genlab.viz.slider_demo)
+        execute(path, profile=profile, timeout=limit, nb=nb, on_cell_start=started, env={STATIC_SLIDERS: "1"})
     except Exception as exc:                      # a failing lecture must not stop the run
         error = exc
         _mark_failure(nb, current["index"], exc)

@@ -11,6 +11,11 @@ The rule, in order:
 - other markdown continues the slide it follows (``-``) after markdown, and opens a ``subslide``
   after code (the next explanation gets a fresh screen);
 - every other code cell is a ``fragment``: the next step shows the code and its output.
+
+The notebook's RISE options (``metadata.rise``) pick reveal.js's ``white`` theme: its fonts come
+with jupyterlab-rise, while RISE's default theme (``simple``) and most others ``@import`` their
+fonts from Google Fonts, a request that hangs or fails in a lecture hall without a network.
+``lectures/rise.css`` (loaded by RISE from the notebook's folder) keeps the headings as written.
 """
 from __future__ import annotations
 
@@ -19,7 +24,11 @@ from pathlib import Path
 import nbformat
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
-RISE = {"scroll": True, "transition": "none", "enable_chalkboard": False}   # notebook-level options
+# notebook-level options; a lecturer's own (another offline theme, say) are kept
+RISE = {"scroll": True, "transition": "none", "enable_chalkboard": False, "theme": "white"}
+# the reveal.js themes of jupyterlab-rise 0.43 that load no font from the internet (the others
+# @import fonts.googleapis.com: beige, blood, league, moon, night, simple, sky, solarized)
+OFFLINE_THEMES = ("white", "black", "serif")
 
 
 def _source(cell) -> str:
@@ -60,7 +69,8 @@ def slide_types(nb: nbformat.NotebookNode) -> list[str]:
 
 def apply(nb: nbformat.NotebookNode, *, reset: bool = False) -> int:
     """Give every cell without a slide type the rule's (every cell, with ``reset``), and the
-    notebook RISE's options; return how many cells changed."""
+    notebook the RISE options it lacks (all of :data:`RISE`, with ``reset``; a theme that needs
+    the internet is replaced); return how many cells changed."""
     changed = 0
     for cell, kind in zip(nb.cells, slide_types(nb), strict=True):
         current = cell.metadata.get("slideshow", {}).get("slide_type")
@@ -69,8 +79,11 @@ def apply(nb: nbformat.NotebookNode, *, reset: bool = False) -> int:
         if current != kind:
             cell.metadata.setdefault("slideshow", {})["slide_type"] = kind
             changed += 1
-    if nb.metadata.get("rise") != RISE:
-        nb.metadata["rise"] = dict(RISE)
+    options = {**RISE, **({} if reset else nb.metadata.get("rise", {}))}
+    if options["theme"] not in OFFLINE_THEMES:
+        options["theme"] = RISE["theme"]
+    if nb.metadata.get("rise") != options:
+        nb.metadata["rise"] = options
     return changed
 
 
@@ -86,7 +99,8 @@ def write_slides(path: Path, *, reset: bool = False) -> int:
 
 def problems(nb: nbformat.NotebookNode) -> list[str]:
     """What keeps ``nb`` from being a slideshow: cells without a valid slide type, a deck that
-    does not open with a slide, a ``##`` section that does not start one, no RISE options."""
+    does not open with a slide, a ``##`` section that does not start one, no RISE options, a
+    theme that needs the internet."""
     found = []
     for index, cell in enumerate(nb.cells):
         kind = cell.metadata.get("slideshow", {}).get("slide_type")
@@ -98,4 +112,7 @@ def problems(nb: nbformat.NotebookNode) -> list[str]:
         found.append("cell 0: the deck must open with a 'slide'")
     if "rise" not in nb.metadata:
         found.append("no RISE options in the notebook's metadata ('rise')")
+    elif nb.metadata["rise"].get("theme") not in OFFLINE_THEMES:
+        found.append(f"RISE theme {nb.metadata['rise'].get('theme')!r} loads its fonts from the internet "
+                     f"(no theme: RISE's default, 'simple'); use one of {', '.join(OFFLINE_THEMES)}")
     return found

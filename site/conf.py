@@ -3,14 +3,13 @@ writes the sources (index.md generated from the notebooks, lectures/ copied) and
 profile and the execution cache: genlab/site.py."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import jupyter_cache.executors.utils as jc_utils
 from docutils import nodes
 from myst_nb.core.render import NbElementRenderer
 
-from genlab.demos import PollingNotebookClient
+from genlab.demos import WIDGET_NOTE, WIDGET_REPR, PollingNotebookClient
 from genlab.site import MATHJAX_CONFIG, copy_mathjax
 
 project = "genlab"
@@ -66,11 +65,6 @@ def _polling_execute(nb, cwd=None, km=None, **kwargs):
 
 jc_utils.executenb = _polling_execute
 
-WIDGET_NOTE = ('<p class="genlab-live-widget">An interactive widget: it needs a running kernel. Open this '
-               'lecture in JupyterLab (<code>make lab</code>) to use it.</p>')
-
-
-WIDGET_REPR = re.compile(r"^(interactive|VBox|HBox|Box|GridBox|Tab|Accordion)\(children=")   # ipywidgets' repr
 _render_text_plain = NbElementRenderer.render_text_plain
 
 

@@ -1,13 +1,15 @@
 """`genlab demos` (make demos): every lecture runs even when one fails, the failing lecture's
 page is written with the error shown, the run ends with a table and a non-zero exit, and the
-ci profile keeps a per-cell limit that the cpu and gpu profiles do not have."""
+ci profile keeps a per-cell limit that the cpu and gpu profiles do not have. The pages need no
+network: sliders carry their frames, other widgets say they need a kernel, and nothing loads
+from a CDN (in a browser: tests/browser/test_demos_html.py)."""
 import json
 
 import nbformat
 import pytest
 
 from genlab import cli
-from genlab.demos import cell_timeout, run_lectures
+from genlab.demos import WIDGET_NOTE, WIDGET_VIEW, cell_timeout, run_lectures, static_widgets
 
 
 def _notebook(path, *sources):
@@ -62,3 +64,33 @@ def test_the_command_prints_a_table_and_fails_when_a_lecture_failed(lectures, tm
     assert "01-fails" in table and "ValueError: the data is missing" in table
     assert "02-works" in table and " ok" in table
     assert (tmp_path / "html" / "01-fails.html").is_file() and (tmp_path / "html" / "02-works.html").is_file()
+
+
+def test_a_page_needs_no_network_and_its_slider_carries_its_frames(tmp_path):
+    path = _notebook(tmp_path / "04-widgets.ipynb",
+                     "import matplotlib.pyplot as plt\nfrom genlab.viz import slider_demo\n"
+                     "slider_demo(lambda v: plt.plot([0, v]), min=0.0, max=1.0, step=0.5)",
+                     "import ipywidgets as w\nw.interactive(lambda k: k, k=(0, 3))")
+    [run] = run_lectures([path], "ci", tmp_path / "html", progress=False)
+    page = run.html.read_text()
+    assert run.error is None, run.error
+    assert page.count('class="genlab-frame"') == 3 and WIDGET_NOTE in page
+    for remote in ("require.min.js", "@jupyter-widgets/html-manager", "widget-state+json", "widget-view+json"):
+        assert remote not in page, remote
+
+
+def test_static_widgets_keeps_the_fallbacks_and_leaves_the_notebook_alone():
+    view = {WIDGET_VIEW: {"model_id": "m", "version_major": 2, "version_minor": 0}}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[
+        nbformat.v4.new_output("display_data", data={**view, "text/plain": "interactive(children=(IntSlider(",
+                                                     "text/html": "<div>frames</div>"}),
+        nbformat.v4.new_output("display_data", data={**view, "text/plain": "interactive(children=(IntSlider("}),
+        nbformat.v4.new_output("display_data", data={**view, "text/plain": "  3%|  | 3/100"}),
+    ])])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    page = static_widgets(nb)
+    assert "widgets" not in page.metadata and "widgets" in nb.metadata
+    frames, live, progress = (o["data"] for o in page.cells[0].outputs)
+    assert frames["text/html"] == "<div>frames</div>" and live["text/html"] == WIDGET_NOTE
+    assert "text/html" not in progress                   # a progress bar keeps its text
+    assert "text/html" not in nb.cells[0].outputs[1]["data"]

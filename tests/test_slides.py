@@ -1,6 +1,6 @@
 """Every lecture is a slideshow (issue 29, item 1): each cell has a RISE slide type, given by the
 rule of genlab/slides.py (`genlab slides`) or by hand. The slideshow in a browser:
-tests/browser/test_jupyterlab.py::test_a_lecture_runs_as_a_slideshow."""
+tests/browser/test_slideshow.py."""
 from __future__ import annotations
 
 import nbformat
@@ -8,7 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from genlab.course import LECTURES
-from genlab.slides import apply, problems, slide_types
+from genlab.slides import RISE, apply, problems, slide_types
 
 
 @pytest.mark.parametrize("path", sorted(LECTURES.glob("*.ipynb")), ids=lambda p: p.stem)
@@ -55,3 +55,28 @@ def test_problems_name_the_cell():
     found = problems(nb)
     assert any("cell 3" in p and "'## 1. A section'" in p for p in found)
     assert any(p.startswith("cell 4: slide type None") for p in found)
+
+
+def test_the_slideshow_theme_needs_no_internet():
+    """RISE's default reveal.js theme, `simple`, @imports Google Fonts: a deck without a theme, or
+    with one of those, is a problem; `apply` gives it the offline `white` and keeps a lecturer's
+    other offline choice and options (tests/browser/test_slideshow.py sees no request leave)."""
+    nb = _deck()
+    apply(nb)
+    assert nb.metadata["rise"]["theme"] == "white" and not problems(nb)
+    for theme in (None, "simple", "sky"):
+        nb.metadata["rise"] = {"scroll": True} if theme is None else {"theme": theme}
+        assert any("loads its fonts from the internet" in p for p in problems(nb)), theme
+        apply(nb)
+        assert nb.metadata["rise"]["theme"] == "white" and not problems(nb)
+    nb.metadata["rise"] = {"theme": "serif", "transition": "fade"}
+    apply(nb)
+    assert nb.metadata["rise"] == {"scroll": True, "enable_chalkboard": False, "theme": "serif", "transition": "fade"}
+    apply(nb, reset=True)
+    assert nb.metadata["rise"] == RISE
+
+
+def test_the_lectures_stylesheet_sits_beside_them():
+    """RISE loads rise.css from the notebook's folder: lectures/rise.css keeps headings as written."""
+    css = (LECTURES / "rise.css").read_text()
+    assert "--r-heading-text-transform: none" in css

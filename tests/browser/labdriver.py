@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -193,6 +194,24 @@ class JupyterLab:
 
 
 # -- page helpers ----------------------------------------------------------------------------
+def record_requests(page) -> list[str]:
+    """Every URL ``page`` asks for from now on, in order: its requests (those the ``page`` fixture
+    aborts included) and its WebSockets."""
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.on("websocket", lambda ws: urls.append(ws.url))
+    return urls
+
+
+THIS_MACHINE = ("127.0.0.1", "localhost", "::1")
+IN_PAGE = ("data", "blob", "file", "about")        # schemes that never reach a network
+
+
+def leaving_the_machine(urls: list[str]) -> list[str]:
+    """The URLs (each once, sorted) that go to a host other than this machine."""
+    return sorted({u for u in urls if urlsplit(u).scheme not in IN_PAGE and urlsplit(u).hostname not in THIS_MACHINE})
+
+
 def dismiss_toasts(page) -> None:
     """Answer "No" to a news toast if one shows (settings should already prevent it)."""
     button = page.locator(".jp-toast-button", has_text="No")

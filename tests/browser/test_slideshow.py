@@ -3,21 +3,28 @@
 slides to a slider, moves it and sees the figure change.
 
 jupyterlab-rise 0.43.1 (the newest) is a JupyterLab 4.3 application: in its slideshow page the
-widget manager of this JupyterLab (4.6) does not load, so live ipywidgets do not render there.
+widget manager of jupyterlab_widgets 3.0.17 does not load ("Failed to create module: package:
+@jupyter-widgets/jupyterlab-manager; module: ./extension", "Error: Shared module
+@jupyterlab/console doesn't exist in shared scope default": since 3.0.11 the manager needs the
+console package, which RISE's page does not share), so live ipywidgets do not render there.
 `make slides` therefore runs kernels with GENLAB_STATIC_SLIDERS=1: genlab.viz.slider_demo's
 sliders also carry their precomputed frames, which the slideshow shows (JupyterLab itself
-still shows the live widget)."""
+still shows the live widget).
+
+Offline, as in a lecture hall without a network: every request the page makes, JupyterLab's and
+the slideshow's, stays on 127.0.0.1. reveal.js's default theme for RISE (`simple`) @imports
+Google Fonts, so the lectures ask for the `white` theme (fonts bundled with jupyterlab-rise) in
+their RISE metadata, and `lectures/rise.css` keeps headings as written (genlab/slides.py)."""
 from __future__ import annotations
 
 import shutil
-import warnings
 
 import pytest
 
 from genlab.course import LECTURES, REPO_ROOT
 from genlab.viz import STATIC_SLIDERS
 
-from labdriver import NOTEBOOK, JupyterLab, open_notebook, run_all, tracebacks
+from labdriver import NOTEBOOK, JupyterLab, leaving_the_machine, open_notebook, record_requests, run_all, tracebacks
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,6 +44,7 @@ def lecture_lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("slides-lab")
     (root / "work" / "lectures").mkdir(parents=True)
     shutil.copy(LECTURES / f"{LECTURE}.ipynb", root / "work" / "lectures")
+    shutil.copy(LECTURES / "rise.css", root / "work" / "lectures")     # as `make slides` serves lectures/
     lab = JupyterLab(root / "work", root / "state", env={STATIC_SLIDERS: "1"}).start()
     yield lab
     lab.stop()
@@ -45,6 +53,7 @@ def lecture_lab(tmp_path_factory):
 
 def test_a_lecture_runs_as_a_slideshow_and_its_slider_moves_the_figure(page, lecture_lab, artifacts):
     path = f"lectures/{LECTURE}.ipynb"
+    requests = record_requests(page)
     open_notebook(page, lecture_lab, path)
     assert page.locator(f'{NOTEBOOK} [data-command="RISE:preview"]').count() == 1, \
         "the notebook's toolbar has no RISE button: is jupyterlab-rise installed?"
@@ -57,7 +66,9 @@ def test_a_lecture_runs_as_a_slideshow_and_its_slider_moves_the_figure(page, lec
     page.goto(lecture_lab.url(f"rise/{path}"))
     page.wait_for_selector(PRESENT, timeout=120_000)
     page.locator(".reveal").click(position={"x": 5, "y": 5})
-    assert "Lecture 2" in page.locator(PRESENT).first.inner_text()
+    assert "Lecture 2" in page.locator(PRESENT).first.inner_text(), "headings are shown as written (rise.css)"
+    assert page.evaluate("() => [...document.styleSheets].some(s => (s.href || '').endsWith('/lectures/rise.css'))"), \
+        "the slideshow did not load lectures/rise.css"
     page.screenshot(path=str(artifacts / "slides-first.png"))
 
     frames = page.locator(f"{PRESENT} .genlab-frames")
@@ -86,5 +97,7 @@ def test_a_lecture_runs_as_a_slideshow_and_its_slider_moves_the_figure(page, lec
     assert box.evaluate(shown) != before, "moving the slider did not change the figure"
     assert box.query_selector("output").inner_text() != label
     page.screenshot(path=str(artifacts / "slides-slider-after.png"))
-    if page.blocked_requests:   # reveal.js's theme asks Google Fonts; the slides use local fonts then
-        warnings.warn(f"the slideshow asks the internet for {sorted(set(page.blocked_requests))}", stacklevel=1)
+    outside = leaving_the_machine(requests + page.blocked_requests)
+    assert not outside, f"the slideshow asked the network for {outside} (offline in a lecture hall these fail)"
+    assert any("/rise/" in u for u in requests) and any(u.startswith("ws://127.0.0.1") for u in requests), \
+        "the requests were not recorded"
