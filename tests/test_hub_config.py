@@ -44,3 +44,22 @@ def test_the_values_carry_the_course_settings():
     hook = hub["extraConfig"]["genlab-course"]
     assert "['ta1', 'ta2']" in hook and "'grader-ml101'" in hook
     compile(hook, "extraConfig", "exec")        # the hub runs it as Python
+
+
+def _load(text: str, tmp_path, name: str):
+    """A config file as Jupyter loads it: run by traitlets, its values read back."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    (tmp_path / name).write_text(text)
+    return PyFileConfigLoader(name, path=str(tmp_path)).load_config()
+
+
+def test_feedback_from_the_hubs_formgrader_strips_what_genlab_grade_strips(tmp_path):
+    from genlab.grader.rubric import FEEDBACK_PREPROCESSORS
+
+    s = z2jh.Settings(course="ml101", course_dir=str(tmp_path / "ml101"))
+    config = _load(z2jh.course_nbgrader_config(s), tmp_path, "nbgrader_config.py")
+    assert config.GenerateFeedback.preprocessors == list(FEEDBACK_PREPROCESSORS)
+    assert config.CourseDirectory.course_id == "ml101" and config.CourseDirectory.root == str(tmp_path / "ml101")
+    # nbgrader's default layout: gradebook.db, autograded/ and feedback/ where `genlab grade --course` writes
+    assert not {"db_url", "autograded_directory", "feedback_directory"} & set(config.CourseDirectory)

@@ -182,12 +182,18 @@ def setup_exchange(s: Settings, grader: pwd.struct_passwd) -> None:
 
 
 def course_nbgrader_config(s: Settings) -> str:
+    """The course folder keeps nbgrader's default layout (gradebook.db, submitted/, autograded/,
+    feedback/): `genlab grade --course` grades into it, so Formgrader shows its grades. Feedback
+    generated from Formgrader (after grading written answers) strips the hidden tests and the
+    grader's notes as `genlab grade`'s own does."""
     return (f'"""nbgrader settings of the course {s.course} (written by deploy/jupyterhub/hub.py setup)."""\n'
+            "from genlab.grader.rubric import FEEDBACK_PREPROCESSORS\n\n"
             "c = get_config()  # noqa: F821\n"
             f"c.CourseDirectory.root = {s.course_dir!r}\n"
             f"c.CourseDirectory.course_id = {s.course!r}\n"
             f"c.Exchange.root = {s.exchange!r}\n"
-            "c.Exchange.timezone = 'UTC'\n")
+            "c.Exchange.timezone = 'UTC'\n"
+            "c.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)\n")
 
 
 def student_nbgrader_config(s: Settings) -> str:
