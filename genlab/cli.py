@@ -64,24 +64,26 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise SystemExit(f"genlab grade: {error}") from None
     topic = resolve_topic(args.assignment)
-    out = Path(args.out or Path("build") / "grading" / topic)
+    out = Path(args.out or Path(args.course or "build") / "grading" / topic)
     limits = Limits(wall_s=args.notebook_timeout, memory_mb=args.memory_mb)
     results = grade(args.submissions, topic, out, workers=args.workers, limits=limits,
-                    cell_timeout=args.cell_timeout, regrade=args.regrade, shard=shard, due=due)
-    _print_results(results, out)
+                    cell_timeout=args.cell_timeout, regrade=args.regrade, shard=shard, due=due, course=args.course)
+    _print_results(results, out, Path(args.course) if args.course else None)
     if shard:
         print(f"this is shard {shard[0]}/{shard[1]}: when every shard is done, bring their folders together "
               f"and run `genlab grade merge DIR... --out OUT`")
     return 0
 
 
-def _print_results(results, out: Path) -> None:
+def _print_results(results, out: Path, course: Path | None = None) -> None:
     late = [r for r in results if r.late is not None]
     rows = [(r.student, r.status, f"{r.score:g}/{r.autograded_max:g}"
              if r.status in ("graded", "tampered", "timeout", "memory") else "-",
              *([f"{r.late} s" if r.late is not None else ""] if late else []), r.reason[:110]) for r in results]
     print(format_table(rows, ("student", "status", "score", *(["late"] if late else []), "reason")))
-    print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}")
+    print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {(course or out) / 'feedback'}")
+    if course:
+        print(f"the course's gradebook: {course / 'gradebook.db'} (its Formgrader shows these grades)")
     ungraded = [r for r in results if r.status != "graded"]
     if ungraded:
         print(f"{len(ungraded)} of {len(results)} submissions need attention (status is not 'graded')")
@@ -269,7 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("submissions", help="folder with one subfolder per student")
     p.add_argument("--assignment", "-a", required=True, help="topic slug or number")
     p.add_argument("--out", help="where the gradebook, grades.csv and feedback go "
-                                 "(default build/grading/<topic>)")
+                                 "(default build/grading/<topic>; with --course COURSE/grading/<topic>)")
+    p.add_argument("--course", metavar="DIR",
+                   help="grade into the nbgrader course folder DIR (e.g. the hub's): the grades go into its "
+                        "gradebook.db, the feedback into its feedback/, so that its Formgrader shows them and "
+                        "`nbgrader release_feedback` finds them; grades entered in Formgrader survive a "
+                        "re-grade. Run as root, the files written there are given to DIR's owner")
     p.add_argument("--workers", "-j", type=int, default=1, help="students graded in parallel (default 1)")
     p.add_argument("--regrade", action="store_true",
                    help="grade everyone again (default: keep results journaled with the same settings)")

@@ -1,5 +1,6 @@
 """`genlab grade` on a class that includes broken submissions: every student gets a status."""
 import csv
+import json
 import os
 import re
 import shutil
@@ -220,10 +221,13 @@ def test_a_student_shard_depends_on_the_name_alone():
 @pytest.mark.parametrize("option, message", [
     (["--shard", "3/2"], "K must be between 1 and N"), (["--shard", "0/2"], "K must be between 1 and N"),
     (["--shard", "1/0"], "K must be between 1 and N"), (["--shard", "a/b"], "K/N with whole numbers"),
-    (["--due", "tomorrow"], "ISO 8601")])
+    (["--due", "tomorrow"], "ISO 8601"), (["--course", "{tmp}/no-course"], "no course folder"),
+    (["--course", "{tmp}", "--shard", "1/2"], "without --shard"),
+    (["--course", "{tmp}", "--out", "{tmp}"], "holds the course folder")])
 def test_bad_grade_options_are_refused_before_grading(option, message, tmp_path):
     from genlab.cli import main
 
+    option = [word.format(tmp=tmp_path) for word in option]
     with pytest.raises(SystemExit) as error:
         main(["grade", str(tmp_path), "--assignment", "01", "--out", str(tmp_path / "out"), *option])
     assert message in str(error.value) and not (tmp_path / "out").exists()
@@ -360,3 +364,14 @@ def test_merge_refuses_folders_that_do_not_belong_together(graded, sharded, tmp_
             merge([one, two], run)
     assert (graded[0] / "grades.csv").read_bytes() == before and sorted(os.listdir(old_run)) == ["journal.jsonl"]
     assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()
+
+
+def test_merge_refuses_a_run_graded_into_a_course(tmp_path):
+    from genlab.grader.merge import MergeError, merge
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "grading.json").write_text(json.dumps({"topic": TOPIC, "course": "/home/grader-ml/ml", "shard": None,
+                                                  "settings": "x", "students": {}}))
+    with pytest.raises(MergeError, match="graded into the course /home/grader-ml/ml"):
+        merge([run], tmp_path / "merged")

@@ -4,11 +4,13 @@ One test drives the whole loop with real local users: the hub of deploy/jupyterh
 free 127.0.0.1 ports; the students' servers are spawned through the REST API; the course
 account releases topic 01 to nbgrader's exchange; three students fetch it and submit (one
 correct after a first, blank submission, one blank, one attacking the grader); the course
-collects, `genlab grade` grades in its sandbox, feedback is released and each student fetches
-their own and finds their score. Nothing is lost: every submission reaches the exchange, each
-student's latest is collected and has a grade row and a feedback file (the very file the
-student fetches), and the gradebook agrees with grades.csv. Then isolation: what each
-student's server (its OS user) can read, and what each token may open.
+collects, `genlab grade --course` grades in its sandbox into the course's gradebook, feedback is
+released and each student fetches their own and finds their score. Nothing is lost: every
+submission reaches the exchange, each student's latest is collected and has a grade row and a
+feedback file (the very file the student fetches), and the gradebook, and the instructor's
+Formgrader on the hub, agree with grades.csv. Then isolation: what each student's server (its
+OS user) can read, and what each token may open. Last, the instructor gives a written answer a
+score in Formgrader and the student is graded again: the score entered by hand stays.
 
 The correct student does it all in Chromium (Playwright, the fixtures of tests/conftest.py):
 logs in on the hub's login page with their password, opens nbgrader's Assignments tab in
@@ -559,22 +561,37 @@ def test_a_class_on_the_hub(running_hub, student_browser):
     for user, times in handed_in.items():
         collected_at = (collected / user / TOPIC / "timestamp.txt").read_text().strip()
         assert collected_at == times[-1], f"{user}: collected {collected_at}, the latest is {times[-1]}"
+    # as root (the sandbox), into the course folder: its gradebook, autograded/ and feedback/;
+    # the rest in COURSE/grading/<topic>
     out = Path(s.course_dir) / "grading" / TOPIC
-    genlab = Path(sys.executable).parent / "genlab"
-    graded = subprocess.run([str(genlab), "grade", str(collected), "--assignment", TOPIC, "--out", str(out),
-                             "--workers", "2"], capture_output=True, text=True, timeout=GRADE_S,
-                            env=dict(os.environ, PYTHONPATH=str(REPO_ROOT), GENLAB_PROFILE="ci"))
-    assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
-    with open(out / "grades.csv") as f:
-        rows = {r["student"]: r for r in csv.DictReader(f)}
-    hub._chown_tree(Path(s.course_dir), pwd.getpwnam(s.grader))   # graded as root: hand it back to the course
+    rows = _genlab_grade(collected, s.course_dir)
+    assert sorted(rows) == sorted(h.students.values())
+
+    # the instructor sees these grades in the course's Formgrader, through the hub
+    def in_formgrader() -> dict[str, dict]:
+        return {sub["student"]: sub for sub in h.ok("GET", f"/services/{s.course}/formgrader/api/submissions/"
+                                                    f"{TOPIC}", tokens[h.instructor]).json()}
+
+    shown = in_formgrader()
+    assert sorted(shown) == sorted(rows), shown
+    for student, row in rows.items():
+        assert shown[student]["autograded"], f"Formgrader does not show {student} as graded: {shown[student]}"
+        assert (shown[student]["score"], shown[student]["max_score"]) == pytest.approx(
+            (float(row["score"]), float(row["max_score"]))), f"{student}: Formgrader {shown[student]}, csv {row}"
+    # genlab gave what it wrote there back to the course account (Formgrader writes manual grades)
+    course_files = [Path(s.course_dir, name) for name in ("gradebook.db", "autograded", "feedback", "grading")]
+    course_files += [p for p in out.rglob("*") if not p.is_symlink()]
+    given = {p for p in course_files if p.lstat().st_uid != pwd.getpwnam(s.grader).pw_uid}
+    assert not given, f"left to root in the course folder: {sorted(map(str, given))[:5]}"
 
     # nothing lost: every submission has a row, a feedback file, and the gradebook agrees
-    assert sorted(rows) == sorted(h.students.values())
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "genlab") as gb:
+    gradebook = Path(s.course_dir) / "gradebook.db"
+    with Gradebook(f"sqlite:///{gradebook}", s.course) as gb:
         assert sorted(sub.student_id for sub in gb.assignment_submissions(TOPIC)) == sorted(rows)
+        # Formgrader made the gradebook when the instructor first opened it: genlab kept its course
+        assert [a.course_id for a in gb.assignments] == [s.course]
         for student, row in rows.items():
             assert Path(row["feedback"]).is_file(), row
             graded_in_gb = gb.find_submission(TOPIC, student)
@@ -587,7 +604,7 @@ def test_a_class_on_the_hub(running_hub, student_browser):
     assert "builtins" in attack["review"] or attack["status"] == "tampered", attack
 
     # feedback: released through the exchange, fetched by each student through their server
-    h.nbgrader("release_feedback", TOPIC, f"--CourseDirectory.feedback_directory=grading/{TOPIC}/feedback")
+    h.nbgrader("release_feedback", TOPIC)      # from the course's own feedback/, where genlab wrote it
     hidden = _hidden_test_lines()
     assert hidden, "the topic has hidden tests to look for"
     for role, user in h.students.items():
@@ -617,9 +634,9 @@ def test_a_class_on_the_hub(running_hub, student_browser):
     secrets_ = {
         "another student's notebook": f"{pwd.getpwnam(victim).pw_dir}/{nb_path}",
         "the course's solutions (source/)": f"{s.course_dir}/source/{TOPIC}/{TOPIC}.ipynb",
-        "the course's gradebook": str(out / "gradebook.db"),
+        "the course's gradebook": str(gradebook),
         "the grades": str(out / "grades.csv"),
-        "another student's feedback in the course": f"{out}/feedback/{victim}/{TOPIC}/{TOPIC}.html",
+        "another student's feedback in the course": f"{s.course_dir}/feedback/{victim}/{TOPIC}/{TOPIC}.html",
         "another student's collected submission": f"{collected}/{victim}/{TOPIC}/{TOPIC}.ipynb",
     }
     # nbgrader leaves each submission in inbound/ world-readable (0644 in a 0777 folder) and hides
@@ -640,3 +657,33 @@ def test_a_class_on_the_hub(running_hub, student_browser):
         # a token opens its own server only
         other = h.api("GET", f"/user/{victim}/api/contents/{nb_path}", tokens[user])
         assert other.status_code in (403, 404), f"{role} student's token opens {victim}'s server: {other.status_code}"
+
+    # a written answer graded by hand in Formgrader (the blank student's: the quickest to grade
+    # again) keeps its score when the student is graded again (alone, from a folder of their own)
+    blank = h.students["blank"]
+    grader_api = f"/services/{s.course}/formgrader/api"
+    (notebook,) = [n for n in h.ok("GET", f"{grader_api}/submitted_notebooks/{TOPIC}/{TOPIC}",
+                                    tokens[h.instructor]).json() if n["student"] == blank]
+    written = next(g for g in h.ok("GET", f"{grader_api}/grades?submission_id={notebook['id']}",
+                                   tokens[h.instructor]).json() if g["cell_type"] == "markdown")
+    h.ok("PUT", f"{grader_api}/grade/{written['id']}", tokens[h.instructor], json={"manual_score": 1.0})
+    assert in_formgrader()[blank]["score"] == pytest.approx(float(rows[blank]["score"]) + 1)
+    again = h.tmp / "again"
+    shutil.copytree(collected / blank, again / blank)
+    regraded = _genlab_grade(again, s.course_dir, "--out", str(h.tmp / "graded-again"), "--regrade")[blank]
+    kept = h.ok("GET", f"{grader_api}/grade/{written['id']}", tokens[h.instructor]).json()
+    assert kept["manual_score"] == 1.0 and kept["needs_manual_grade"], f"the grade by hand is lost: {kept}"
+    assert float(regraded["score"]) == pytest.approx(float(rows[blank]["score"]) + 1), regraded
+    assert in_formgrader()[blank]["score"] == pytest.approx(float(regraded["score"]))
+
+
+def _genlab_grade(submitted: Path, course: str, *args: str) -> dict[str, dict]:
+    """`genlab grade` (as root, as the README's loop) into the course; the rows of its grades.csv."""
+    genlab = Path(sys.executable).parent / "genlab"
+    out = Path(args[args.index("--out") + 1]) if "--out" in args else Path(course) / "grading" / TOPIC
+    graded = subprocess.run([str(genlab), "grade", str(submitted), "--assignment", TOPIC, "--course", course,
+                             "--workers", "2", *args], capture_output=True, text=True, timeout=GRADE_S,
+                            env=dict(os.environ, PYTHONPATH=str(REPO_ROOT), GENLAB_PROFILE="ci"))
+    assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
+    with open(out / "grades.csv") as f:
+        return {r["student"]: r for r in csv.DictReader(f)}

@@ -44,3 +44,40 @@ def test_the_values_carry_the_course_settings():
     hook = hub["extraConfig"]["genlab-course"]
     assert "['ta1', 'ta2']" in hook and "'grader-ml101'" in hook
     compile(hook, "extraConfig", "exec")        # the hub runs it as Python
+
+
+def _load(text: str, tmp_path, name: str):
+    """A config file as Jupyter loads it: run by traitlets, its values read back."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    (tmp_path / name).write_text(text)
+    return PyFileConfigLoader(name, path=str(tmp_path)).load_config()
+
+
+def test_students_servers_cull_idle_kernels_as_the_settings_say(tmp_path):
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    example = z2jh.Settings.load(HERE / "settings.example.json")
+    assert (example.cull_idle_kernels_s, example.cull_connected_kernels) == (3600, True)
+    s = z2jh.Settings(cull_idle_kernels_s=900, cull_connected_kernels=False)
+    config = _load(z2jh.server_config(s, formgrader=False), tmp_path, "jupyter_server_config.py")
+    manager = AsyncMappingKernelManager(config=config)      # the class a student's server runs
+    assert (manager.cull_idle_timeout, manager.cull_interval, manager.cull_connected, manager.cull_busy) == (
+        900, 300, False, False)
+    # 0 turns it off: no culling configured, jupyter_server's default (never) holds
+    off = _load(z2jh.server_config(z2jh.Settings(cull_idle_kernels_s=0), formgrader=False), tmp_path, "off.py")
+    assert AsyncMappingKernelManager(config=off).cull_idle_timeout == 0
+    # the course service (Formgrader) is not a student's server: its kernels are left alone
+    course = _load(z2jh.server_config(s, formgrader=True), tmp_path, "course.py")
+    assert "cull_idle_timeout" not in course.get("MappingKernelManager", {})
+
+
+def test_feedback_from_the_hubs_formgrader_strips_what_genlab_grade_strips(tmp_path):
+    from genlab.grader.rubric import FEEDBACK_PREPROCESSORS
+
+    s = z2jh.Settings(course="ml101", course_dir=str(tmp_path / "ml101"))
+    config = _load(z2jh.course_nbgrader_config(s), tmp_path, "nbgrader_config.py")
+    assert config.GenerateFeedback.preprocessors == list(FEEDBACK_PREPROCESSORS)
+    assert config.CourseDirectory.course_id == "ml101" and config.CourseDirectory.root == str(tmp_path / "ml101")
+    # nbgrader's default layout: gradebook.db, autograded/ and feedback/ where `genlab grade --course` writes
+    assert not {"db_url", "autograded_directory", "feedback_directory"} & set(config.CourseDirectory)

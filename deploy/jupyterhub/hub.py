@@ -46,6 +46,10 @@ class Settings:
     repo: str = str(REPO)                 # the genlab checkout the course folder is filled from
     authenticator: str = "pam"            # or e.g. "native", "ltiauthenticator.lti13.authenticator.LTI13Authenticator"
     spawn_timeout: int = 120              # seconds a server may take to start on a busy machine
+    # users' servers stop a kernel idle this long (seconds; 0: never), also one with its notebook
+    # open in a browser tab unless cull_connected_kernels is false (README, "How many students")
+    cull_idle_kernels_s: int = 3600
+    cull_connected_kernels: bool = True
     # beyond one server (z2jh.py): the image with the course environment, and each student's
     # pod's limits (README, "How many students one server holds", gives their basis)
     image: str = "registry.example.org/genlab-course:0.1.0"
@@ -182,12 +186,18 @@ def setup_exchange(s: Settings, grader: pwd.struct_passwd) -> None:
 
 
 def course_nbgrader_config(s: Settings) -> str:
+    """The course folder keeps nbgrader's default layout (gradebook.db, submitted/, autograded/,
+    feedback/): `genlab grade --course` grades into it, so Formgrader shows its grades. Feedback
+    generated from Formgrader (after grading written answers) strips the hidden tests and the
+    grader's notes as `genlab grade`'s own does."""
     return (f'"""nbgrader settings of the course {s.course} (written by deploy/jupyterhub/hub.py setup)."""\n'
+            "from genlab.grader.rubric import FEEDBACK_PREPROCESSORS\n\n"
             "c = get_config()  # noqa: F821\n"
             f"c.CourseDirectory.root = {s.course_dir!r}\n"
             f"c.CourseDirectory.course_id = {s.course!r}\n"
             f"c.Exchange.root = {s.exchange!r}\n"
-            "c.Exchange.timezone = 'UTC'\n")
+            "c.Exchange.timezone = 'UTC'\n"
+            "c.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)\n")
 
 
 def student_nbgrader_config(s: Settings) -> str:
@@ -198,9 +208,9 @@ def student_nbgrader_config(s: Settings) -> str:
             "c.Exchange.timezone = 'UTC'\n")
 
 
-def server_config(*, formgrader: bool) -> str:
+def server_config(s: Settings, *, formgrader: bool) -> str:
     """jupyter_server_config.py of the users' servers (no Formgrader: it is the course
-    service's) or of the course service (Formgrader, no assignment list)."""
+    service's; idle kernels culled) or of the course service (Formgrader, no assignment list)."""
     extensions = {"formgrader": formgrader, "assignment_list": not formgrader, "course_list": not formgrader,
                   "validate_assignment": True}
     lines = [f'"""{"The course service" if formgrader else "Students and instructors"}: written by '
@@ -211,6 +221,13 @@ def server_config(*, formgrader: bool) -> str:
     if formgrader:   # Formgrader shows notebooks in frames of its own pages
         headers = {"Content-Security-Policy": "frame-ancestors 'self'"}
         lines.append(f"c.ServerApp.tornado_settings = {{'headers': {headers!r}}}")
+    elif s.cull_idle_kernels_s > 0:
+        # a kernel that has run a notebook holds its tensors (~650 MiB after topic 01) until it stops
+        lines += ["# stop kernels idle this long; a busy kernel (a cell running) is never stopped",
+                  f"c.MappingKernelManager.cull_idle_timeout = {int(s.cull_idle_kernels_s)}",
+                  f"c.MappingKernelManager.cull_interval = {max(1, min(300, int(s.cull_idle_kernels_s) // 2))}",
+                  f"c.MappingKernelManager.cull_connected = {bool(s.cull_connected_kernels)}",
+                  "c.MappingKernelManager.cull_busy = False"]
     return "\n".join(lines) + "\n"
 
 
@@ -249,11 +266,11 @@ def setup(s: Settings) -> None:
     Path(s.hub_dir).mkdir(exist_ok=True)
     os.chmod(s.hub_dir, 0o700)
     _write(Path(s.student_config) / "nbgrader_config.py", student_nbgrader_config(s))
-    _write(Path(s.student_config) / "jupyter_server_config.py", server_config(formgrader=False))
+    _write(Path(s.student_config) / "jupyter_server_config.py", server_config(s, formgrader=False))
     _write(Path(s.student_config) / "labconfig" / "page_config.json", json.dumps({"disabledExtensions": {
         "@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:create-assignment": True}}, indent=2) + "\n")
     _write(Path(s.course_config) / "nbgrader_config.py", course_nbgrader_config(s))
-    _write(Path(s.course_config) / "jupyter_server_config.py", server_config(formgrader=True))
+    _write(Path(s.course_config) / "jupyter_server_config.py", server_config(s, formgrader=True))
     for warning in check(s):
         print(f"WARNING: {warning}", file=sys.stderr)
 

@@ -32,10 +32,10 @@ def values(s: Settings) -> dict:
     course_home = f"/home/jovyan/{s.course}"
     files = {
         "student-nbgrader": (f"{STUDENT_CONFIG}/nbgrader_config.py", student_nbgrader_config(s)),
-        "student-server": (f"{STUDENT_CONFIG}/jupyter_server_config.py", server_config(formgrader=False)),
+        "student-server": (f"{STUDENT_CONFIG}/jupyter_server_config.py", server_config(s, formgrader=False)),
         "course-nbgrader": (f"{COURSE_CONFIG}/nbgrader_config.py",
                             course_nbgrader_config(Settings(**{**s.__dict__, "course_dir": course_home}))),
-        "course-server": (f"{COURSE_CONFIG}/jupyter_server_config.py", server_config(formgrader=True)),
+        "course-server": (f"{COURSE_CONFIG}/jupyter_server_config.py", server_config(s, formgrader=True)),
     }
     hook = (f"c.JupyterHub.load_groups = {{{group!r}: {{'users': {sorted(s.instructors)!r}}}}}\n"
             "def genlab_course_server(spawner):\n"

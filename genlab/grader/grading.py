@@ -2,8 +2,9 @@
 
 Layout read: ``SUBMISSIONS/<student>/<topic>/<topic>.ipynb``. Written under ``out``:
 ``gradebook.db``, ``autograded/``, ``feedback/<student>/<topic>/<topic>.html`` (hidden
-tests stripped), ``grades.csv`` with one row per student (status, score, max score,
-reason, submission time, seconds late), ``journal.jsonl``, one line per finished student,
+tests stripped; with ``course``, these three go into that nbgrader course folder instead,
+where its Formgrader shows them), ``grades.csv`` with one row per student (status, score,
+max score, reason, submission time, seconds late), ``journal.jsonl``, one line per finished student,
 which makes a re-run idempotent and lets an interrupted run resume where it stopped, and
 ``grading.json``, what the run graded and with which settings. A run may grade one shard of
 the class (``shard=(K, N)``, :func:`shard_of`); :mod:`genlab.grader.merge` joins the shards.
@@ -20,6 +21,7 @@ a student without a grade always has a reason, never a silent zero.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import hashlib
@@ -30,6 +32,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import sys
 import time
 import warnings
@@ -117,6 +120,13 @@ class _Job:
     cell_timeout: int
     kernel_env: dict
     sandbox: str
+    course: Path | None = None   # an nbgrader course folder to grade into, else ``out``
+    course_id: str = ""          # its gradebook's course; '' keeps autograder/nbgrader_config.py's
+
+    @property
+    def gradebook_root(self) -> Path:
+        """Where nbgrader's ``gradebook.db``, ``autograded/`` and ``feedback/`` go."""
+        return self.course or self.out
 
 
 # ---------------------------------------------------------------- checks before execution
@@ -316,11 +326,15 @@ def _copy_extras(src: Path, dest: Path) -> list[str]:
 # ---------------------------------------------------------------- one student, in a child process
 
 def _config(job: _Job, *, submitted: Path, db_timeout: bool = False):
-    db = f"sqlite:///{job.out / 'gradebook.db'}" + ("?timeout=120" if db_timeout else "")
-    return nbgrader_config(
+    graded = job.gradebook_root
+    db = f"sqlite:///{graded / 'gradebook.db'}" + ("?timeout=120" if db_timeout else "")
+    config = nbgrader_config(
         root=str(job.out), source_directory=str(job.source), release_directory=str(job.out / "release"),
-        submitted_directory=str(submitted), autograded_directory=str(job.out / "autograded"),
-        feedback_directory=str(job.out / "feedback"), db_url=db)
+        submitted_directory=str(submitted), autograded_directory=str(graded / "autograded"),
+        feedback_directory=str(graded / "feedback"), db_url=db)
+    if job.course_id:
+        config.CourseDirectory.course_id = job.course_id
+    return config
 
 
 class StripHiddenTests(NbGraderPreprocessor):
@@ -377,7 +391,7 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
     outcome = api.autograde(job.topic, student, force=True, create=True)
     (work / "nbgrader.log").write_text((outcome.get("log") or "") + "\n" + (outcome.get("error") or ""))
     verdict = Verdict.read(work / "verdict.json")
-    autograded = job.out / "autograded" / student / job.topic / notebook.name
+    autograded = job.gradebook_root / "autograded" / student / job.topic / notebook.name
     sandbox = verdict.sandbox or job.sandbox
     review = changes + [f"static scan: {f}" for f in findings[:4]]
     if verdict.violation:
@@ -391,7 +405,7 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
         elif status == "crashed":      # nbgrader says so, but the kernel was not seen to end
             status, reason = "error", f"nbgrader failed: {reason}"
         return _with_review(Result(student, status, reason=reason, sandbox=sandbox), review)
-    with Gradebook(config.CourseDirectory.db_url, "genlab") as gb:
+    with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gb:
         try:
             score, max_score, auto_max, manual, cells = _scores(gb, job.topic, student)
         except MissingEntry:
@@ -403,7 +417,7 @@ def _grade_student(job: _Job, student: str, slot: int = 0) -> Result:
     errors = [(c.metadata.get("nbgrader", {}).get("grade_id") or f"cell {i}", o)
               for i, c in enumerate(executed.cells) for o in c.get("outputs", []) if o.get("output_type") == "error"]
     feedback = api.generate_feedback(job.topic, student, force=True)
-    html = job.out / "feedback" / student / job.topic / f"{job.topic}.html"
+    html = job.gradebook_root / "feedback" / student / job.topic / f"{job.topic}.html"
     result = Result(student, "graded", score, max_score, auto_max, manual, sandbox=sandbox,
                     feedback=str(html) if html.is_file() else "", cell_scores=cells)
     memory_cells = [where for where, o in errors if _MEMORY_ERRORS.search(f"{o.get('ename')}: {o.get('evalue')}")]
@@ -660,7 +674,7 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
           limits: Limits | None = None, cell_timeout: int | None = None,
           source: str | os.PathLike | None = None, regrade: bool = False,
           shard: tuple[int, int] | None = None, due: datetime | None = None,
-          log=print) -> list[Result]:
+          course: str | os.PathLike | None = None, log=print) -> list[Result]:
     """Autograde every ``submissions/<student>/<topic>/<topic>.ipynb``; write ``out/grades.csv``.
 
     ``source``: the nbgrader source folder holding ``<topic>/<topic>.ipynb`` (default the
@@ -668,23 +682,42 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
     submission and grader settings keep their result unless ``regrade``. ``shard=(K, N)``:
     grade only the students whose :func:`shard_of` is K. ``due`` (a datetime, UTC when
     naive): rows of submissions whose ``timestamp.txt`` is later get the seconds late; it is
-    also the assignment's due date in the gradebook."""
+    also the assignment's due date in the gradebook.
+
+    ``course``: an nbgrader course folder (nbgrader's default layout, as `hub.py setup` makes
+    it) to grade into: the grades go into its ``gradebook.db``, the executed notebooks into its
+    ``autograded/``, the feedback into its ``feedback/``, where its Formgrader and `nbgrader
+    release_feedback` find them; ``out`` keeps the rest. A re-grade goes through nbgrader's
+    autograde, which keeps the scores entered by hand in Formgrader (and marks them for review).
+    Run as root, what the run wrote in the course folder is given to the folder's owner."""
     source = Path(source).resolve() if source else SOLUTIONS
     topic = topic if source != SOLUTIONS else resolve_topic(topic)
     submissions = Path(submissions).resolve()
     out = Path(out).resolve()
     if not submissions.is_dir():
         raise SystemExit(f"no submissions folder {submissions}")
+    course = Path(course).resolve() if course else None
+    if course and not course.is_dir():
+        raise SystemExit(f"no course folder {course}")
+    if course and course.is_relative_to(out):
+        raise SystemExit(f"--out {out} holds the course folder {course}: give the grading a folder of its own "
+                         "(default COURSE/grading/<topic>)")
+    if course and shard:
+        raise SystemExit("a shard is graded into its own folder, to be merged (`genlab grade merge`); "
+                         "grade into the course without --shard")
     out.mkdir(parents=True, exist_ok=True)
     _put_venv_on_path()
     limits = limits or Limits()
     kind, why = sandbox_kind()
     if kind != "bwrap":
         _warn_unsandboxed(why, out, log)
-    config = _config(_Job(submissions, source, topic, out, limits, 0, {}, kind), submitted=submissions)
+    gradebook = (course or out) / "gradebook.db"
+    course_id = gradebook_course(gradebook) if course else ""
+    config = _config(_Job(submissions, source, topic, out, limits, 0, {}, kind, course, course_id),
+                     submitted=submissions)
     cell_timeout = int(cell_timeout or config.Execute.timeout)
     _write_course_config(out, config)
-    fresh_db = not (out / "gradebook.db").is_file()
+    fresh_db = not gradebook.is_file()
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own ORM chatter
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     released = api.generate_assignment(topic, force=True, create=True)
@@ -707,9 +740,11 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
             + f"; skipping {len(everyone) - len(names)}, graded by the other shards")
     env = {**KERNEL_ENV, **{k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ},
            **_thread_env(workers)}
-    job = _Job(submissions, source, topic, out, limits, cell_timeout, env, kind)
+    job = _Job(submissions, source, topic, out, limits, cell_timeout, env, kind, course, course_id)
+    # a journal kept for one gradebook says nothing of another: grading into a course is its own setting
     settings = hashlib.sha256(json.dumps([GRADER_VERSION, limits.to_json(), cell_timeout, kind, env,
-                                          _digest(source / topic)]).encode()).hexdigest()[:16]
+                                          _digest(source / topic), *([str(course)] if course else [])]
+                                         ).encode()).hexdigest()[:16]
     journal = _Journal(out / "journal.jsonl", settings, discard=fresh_db or regrade)
     results: dict[str, Result] = {}
     todo = []
@@ -724,7 +759,7 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
                          "limits": json.loads(limits.to_json()), "cell_timeout": cell_timeout, "sandbox": kind,
                          "settings": settings, "shard": list(shard) if shard else None,
                          "due": due.isoformat() if due else None, "submissions": str(submissions),
-                         "class": everyone, "students": keys})
+                         "course": str(course) if course else None, "class": everyone, "students": keys})
     if results and progress:
         log(f"{len(results)} of {len(names)} students already graded with these settings (journal.jsonl); "
             f"grading the other {len(todo)}")
@@ -741,7 +776,48 @@ def grade(submissions: str | os.PathLike, topic: str, out: str | os.PathLike, *,
     write_csv(ordered, out / "grades.csv")
     if kind != "bwrap":
         _warn_unsandboxed(why, out, log)
+    if course:
+        give_to_course(course, out)
     return ordered
+
+
+def gradebook_course(gradebook: Path) -> str:
+    """The course id of an nbgrader gradebook that names exactly one course (read as data: the
+    file belongs to the course, it is not run); '' for none, several or no gradebook yet."""
+    if not gradebook.is_file():
+        return ""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{gradebook.as_uri()}?mode=ro", uri=True)) as db:
+            ids = [row[0] for row in db.execute("SELECT id FROM course")]
+    except sqlite3.Error:
+        return ""
+    return ids[0] if len(ids) == 1 else ""
+
+
+def give_to_course(course: Path, out: Path) -> None:
+    """Run as root (for the sandbox), the grader wrote files in the course folder that its
+    owner's Formgrader must write to (manual grades go into gradebook.db) or read: give them to
+    that owner, and ``out`` too (from its topmost folder in the course) when it lies there."""
+    owner = course.stat()
+    if os.geteuid() != 0 or owner.st_uid == 0:
+        return
+    trees = [course / "gradebook.db", course / "autograded", course / "feedback"]
+    if out.is_relative_to(course):
+        trees.append(course / out.relative_to(course).parts[0])
+    for tree in trees:
+        _chown_tree(tree, owner.st_uid, owner.st_gid)
+
+
+def _chown_tree(top: Path, uid: int, gid: int) -> None:
+    """chown ``top`` and everything below it without following a symlink: the owner may change
+    the folder while root walks it (os.fwalk holds each folder open and checks what it enters)."""
+    if not top.exists() or top.is_symlink():
+        return
+    os.chown(top, uid, gid, follow_symlinks=False)
+    if top.is_dir():
+        for _, dirs, files, fd in os.fwalk(top):
+            for name in dirs + files:
+                os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
 
 
 def _stamp(result: Result, folder: Path, due: datetime | None) -> None:

@@ -99,6 +99,9 @@ def _read_shard(path: Path) -> _Shard:
     if shard.manifest.get("merged_from") is not None:
         raise MergeError(f"{path} is the output of `genlab grade merge`, not of a grading run: merge the "
                          "shards' own folders")
+    if shard.manifest.get("course"):
+        raise MergeError(f"{path} was graded into the course {shard.manifest['course']} (--course): its grades "
+                         "are in that course's gradebook already, there is nothing to merge")
     journal = _Journal(path / "journal.jsonl", shard.manifest["settings"], discard=False)
     for student, key in shard.manifest["students"].items():
         result = journal.get(student, key)
