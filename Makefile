@@ -69,12 +69,11 @@ lab: setup
 	mkdir -p build/exchange
 	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)"
 
-## JupyterLab for lecturing: each lecture opens as a RISE slideshow (the notebook toolbar's RISE button);
-## kernels run with GENLAB_STATIC_SLIDERS=1, so slider_demo's sliders also carry their frames and move in
-## the slideshow, where live widgets do not render (jupyterlab-rise 0.43's page lacks @jupyterlab/console, which
-## the widget manager of jupyterlab_widgets 3.0.17 needs)
+## JupyterLab for lecturing: each lecture opens as a RISE slideshow (the notebook toolbar's RISE button),
+## whose widgets are live, driven by the kernel (jupyterlab_widgets is held below 3.0.11 in pyproject.toml:
+## the newer widget manager needs @jupyterlab/console, which jupyterlab-rise 0.43's page lacks)
 slides: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" GENLAB_STATIC_SLIDERS=1 $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" lectures
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" lectures
 
 ## a JupyterHub for the course on this machine, demo users: one instructor and STUDENTS students
 ## with random passwords (printed); run as root; deploy/jupyterhub/README.md

@@ -111,7 +111,7 @@ def plot_shapes(shapes: torch.Tensor, *, ncol: int = 8, titles: Sequence[str] | 
     return fig
 
 
-STATIC_SLIDERS = "GENLAB_STATIC_SLIDERS"   # set to 1 (make site, demos, slides do): sliders carry their frames
+STATIC_SLIDERS = "GENLAB_STATIC_SLIDERS"   # set to 1 (make site and demos do): sliders carry their frames
 MAX_FRAMES = 41                            # a static slider keeps at most this many positions
 
 
@@ -124,10 +124,11 @@ def slider_demo(render: Callable[[float], None], *, description: str = "t",
     ``render(position: float)`` it ignores the slider and builds a text box from the annotation.
     Here ``render`` is wrapped so that the slider always drives its first argument.
 
-    With ``GENLAB_STATIC_SLIDERS=1`` (``genlab.site``, ``genlab.demos`` and `make slides` set it) the slider also
+    With ``GENLAB_STATIC_SLIDERS=1`` (``genlab.site`` and ``genlab.demos`` set it) the slider also
     draws every position once (at most ``MAX_FRAMES``, evenly spread) and carries the pictures
     as an HTML fallback: a range input and the precomputed frames, with no kernel and no network
-    needed. JupyterLab still shows the live widget; a page without a kernel shows the frames."""
+    needed. JupyterLab and its RISE slideshow (`make slides`, without it) still show the live
+    widget; a page without a kernel shows the frames."""
     import ipywidgets as widgets
 
     if not max > min or not step > 0:
