@@ -1,9 +1,18 @@
 """constraints.txt pins the exact versions the course was calibrated on; `make setup` and
-environment.yml install with it, and agree with pyproject.toml (docs/environment.md)."""
+environment.yml install with it, and agree with pyproject.toml (docs/environment.md). They also
+work on older releases of the same Python series: Debian 12's /usr/bin/python3.11 is 3.11.2."""
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from importlib import metadata
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from genlab.course import REPO_ROOT
@@ -85,3 +94,82 @@ def test_make_setup_installs_with_the_constraints_and_make_upgrade_refreezes_the
     assert "constraints.txt" in setup.splitlines()[0], "the venv is reinstalled when constraints.txt changes"
     upgrade = makefile[makefile.index("upgrade:"):]
     assert "pip freeze --exclude-editable" in upgrade and "constraints.txt" in upgrade
+
+
+def _environment_python() -> str:
+    """The Python series environment.yml installs ('3.11')."""
+    line = next(line.strip() for line in (REPO_ROOT / "environment.yml").read_text().splitlines()
+                if line.strip().startswith("- python="))
+    return line.removeprefix("- python=")
+
+
+def test_every_pinned_package_installs_on_every_release_of_the_python_series():
+    """environment.yml's python=3.11 may be any 3.11.x, and tests/test_hub.py runs the course
+    service on the system's /usr/bin/python3.11 (Debian 12: 3.11.2) with these packages. A pin
+    that `make upgrade` took on a newer 3.11 but whose Requires-Python excludes older 3.11
+    releases (soupsieve >= 3.0 asks for >= 3.11.5) cannot be installed there, and works there
+    only as far as it happens to. The metadata read is that of the installed packages, so only
+    pins installed here at their pinned version are checked."""
+    oldest = f"{_environment_python()}.0"
+    pins, _ = _constraints()
+    checked, excluded = 0, []
+    for name, version in pins.items():
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:    # platform-specific (nvidia-*, …)
+            continue
+        if dist.version != version:
+            continue
+        checked += 1
+        requires = dist.metadata.get("Requires-Python")
+        if requires and not SpecifierSet(requires).contains(oldest):
+            excluded.append(f"{name}=={version} requires Python {requires}")
+    if not checked:
+        pytest.skip("no package of constraints.txt is installed here at its pinned version")
+    assert not excluded, (f"constraints.txt pins packages that do not install on Python {oldest} "
+                          "(Debian 12 has 3.11.2): give them an upper bound in pyproject.toml\n"
+                          + "\n".join(excluded))
+
+
+HTML_EXPORT = textwrap.dedent("""
+    import json, platform, sys
+    sys.path[:0] = json.loads(sys.argv[1])
+    import nbformat, soupsieve
+    from nbconvert import HTMLExporter
+    image = nbformat.v4.new_output("display_data", {"image/png": "iVBORw0KGgo="})
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[image])])
+    html, _ = HTMLExporter().from_notebook_node(notebook)
+    print(json.dumps({"python": platform.python_version(), "soupsieve": soupsieve.__version__,
+                      "soupsieve_file": soupsieve.__file__, "html": html}))
+""")
+
+
+def test_nbconvert_exports_html_on_the_system_python_with_the_environments_packages():
+    """tests/test_hub.py runs the course service (Formgrader, its feedback) on /usr/bin/python3.X
+    with this environment's packages when this environment's Python is not readable by other
+    users (a pyenv Python under /root). nbconvert's HTML export (feedback, Formgrader's views,
+    `make demos`) selects `img:not([alt])` with soupsieve, and soupsieve >= 3.0 compiles
+    regular expressions with possessive quantifiers that Python 3.11 before 3.11.5 matches
+    wrongly (CPython gh-106052): on Debian 12's 3.11.2 every export raised
+    SelectorSyntaxError "Invalid character 'i' position 0". Exported here the same way."""
+    series = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = shutil.which(series, path="/usr/bin:/usr/local/bin")
+    if not system:
+        pytest.skip(f"no /usr/bin/{series} (the system Python that tests/test_hub.py can run the "
+                    "course service on): nothing to check")
+    # this environment's packages (site-packages, PYTHONPATH), not its Python's standard library
+    paths = [p for p in sys.path if p and os.path.isdir(p)
+             and (p.endswith("site-packages") or not p.startswith(sys.base_prefix))]
+    env = {**os.environ, "JUPYTER_PATH": os.path.join(sys.prefix, "share", "jupyter")}
+    run = subprocess.run([system, "-s", "-c", HTML_EXPORT, json.dumps(paths)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, (f"nbconvert's HTML export fails on {system} with this environment's "
+                                 f"packages:\n{run.stderr[-3000:]}")
+    result = json.loads(run.stdout.splitlines()[-1])
+    assert any(result["soupsieve_file"].startswith(p) for p in paths), \
+        f"{system} imported soupsieve from {result['soupsieve_file']}, not from this environment"
+    html = result["html"]
+    # both of nbconvert's selectors matched: the image got its placeholder alt text, the input
+    # and the output are focusable
+    assert 'alt="No description has been provided for this image"' in html, result["python"]
+    assert html.count('tabindex="0"') == 2, result["python"]
