@@ -107,10 +107,15 @@ check: setup
 grade: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/genlab grade "$(SUBMISSIONS)" --assignment $(TOPIC)
 
-## timings: loaders, metrics, zoo, notebooks and grading, printed as tables
+## timings: loaders, metrics, zoo, notebooks and grading, printed as tables; then topic 09's diffusion
+## model against diffusers' at the same budget (BENCH_DIFFUSION_S seconds of training each; installs
+## the bench extra, diffusers, at constraints.txt's version)
+BENCH_DIFFUSION_S ?= 240
 bench: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/metrics.py
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/diffusion.py --budget-s $(BENCH_DIFFUSION_S)
 
 clean:
 	rm -rf build .pytest_cache

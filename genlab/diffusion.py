@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from genlab.data import fashion_mnist
-from genlab.metrics import DATASETS, classifier_fd
+from genlab.metrics import classifier_fd
 from genlab.train import minibatches
 
 
@@ -332,17 +332,3 @@ def resolution_references(n: int = 1000, seed: int = 0) -> dict[str, float]:
             "real, 14 px and back by nearest neighbour": classifier_fd(F.interpolate(low, scale_factor=2)),
             "real, 14 px and back bilinearly": classifier_fd(
                 F.interpolate(low, scale_factor=2, mode="bilinear").clamp(0, 1))}
-
-
-def lowres_classifier_fd(samples: Tensor, reference: Tensor, dataset: str = "fashion-mnist") -> float:
-    """Classifier Fréchet distance between low-resolution ``samples`` and ``reference``
-    images (N, C, h, w) in [−1, 1]: both are mapped to [0, 1] and upsampled (bilinear) to the
-    size of the dataset's shipped classifier, so that the distance measures the model and not
-    the lost resolution. Biased upwards for small N: compare numbers at equal N."""
-    size = DATASETS[dataset][1][1:]
-
-    def prepare(x: Tensor) -> Tensor:
-        x = ((x.float().cpu() + 1) / 2).clamp(0, 1)
-        return F.interpolate(x, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
-
-    return classifier_fd(prepare(samples), dataset, reference=prepare(reference))

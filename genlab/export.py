@@ -10,6 +10,7 @@ row (sha256, size, this command, the figure) goes into data/MANIFEST.
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 
 from genlab import zoo
-from genlab.course import resolve_topic, solution_path
+from genlab.course import REPO_ROOT, resolve_topic, solution_path
 from genlab.nets.controlnet import ControlNetWeights
 
 # topic -> names of the checkpoints its solution notebook exports
@@ -64,12 +65,19 @@ def export(topic: str, profile: str = "cpu", seed: int = 0, *, write: bool = Tru
         _bootstrap_controlnet()
     command = f"genlab zoo export {topic.split('-')[0]} --profile {profile} --seed {seed}"
     results = []
+    kept = REPO_ROOT / "build" / "export" / f"{topic}-{profile}-seed{seed}"
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        papermill.execute_notebook(
-            str(solution_path(topic)), str(Path(tmp) / f"{topic}.ipynb"), kernel_name="python3",
-            parameters=dict(SEED=seed, PROFILE=profile, EXPORT=tmp), cwd=tmp,
-            execution_timeout=timeout, progress_bar=False)
+        try:
+            papermill.execute_notebook(
+                str(solution_path(topic)), str(Path(tmp) / f"{topic}.ipynb"), kernel_name="python3",
+                parameters=dict(SEED=seed, PROFILE=profile, EXPORT=tmp), cwd=tmp,
+                execution_timeout=timeout, progress_bar=False)
+        finally:   # the executed notebook (and what it saved) is kept, failed or not: hours of training
+            if kept.exists():
+                shutil.rmtree(kept)
+            shutil.copytree(tmp, kept)
+            print(f"the executed notebook and its files: {kept}")
         seconds = round(time.perf_counter() - start)
         for name in EXPORTS[topic]:
             blob = torch.load(Path(tmp) / f"{name}.pt", map_location="cpu", weights_only=True)
